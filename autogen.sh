@@ -1,0 +1,3 @@
+#!/bin/sh
+# Regenerate the build system; configure and Makefile.in are never committed.
+exec autoreconf -fi
