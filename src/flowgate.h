@@ -172,6 +172,9 @@ struct service_conf {
 	uint64_t	 buffer;		/* bytes queued per direction */
 	int		 line;			/* where the entry starts */
 	int		 col;
+	/* Set by the main thread once the listener is bound. */
+	struct sockaddr_storage bound;
+	socklen_t	 boundlen;
 };
 TAILQ_HEAD(service_confs, service_conf);
 
@@ -309,6 +312,7 @@ void		 wheel_advance(struct wheel *, uint64_t now,
 
 struct flow {
 	TAILQ_ENTRY(flow) sentry;	/* service's flows */
+	TAILQ_ENTRY(flow) wentry;	/* worker's flows */
 	LIST_ENTRY(flow) hentry;	/* flow table hash chain */
 	struct wheel_link idle;
 	struct service	*service;
@@ -335,7 +339,8 @@ struct flow {
 #define FLOW_F_RELAYING	0x08	/* both halves ready */
 	struct evbuffer	*pending;	/* dgram: queued before out is ready */
 	int		 npending;
-	const char	*reason;	/* why it closed */
+	const char	*reason;	/* why it closed: one word */
+	int		 err;		/* errno behind the reason, or 0 */
 };
 
 struct flow_table {
@@ -353,8 +358,9 @@ struct flow	*flow_new(struct service *, enum flow_kind,
 		    const struct sockaddr *, socklen_t, int hashed);
 void		 flow_close(struct flow *, const char *reason);
 void		 flow_touch(struct flow *);
+void		 flow_sweep(struct worker *);
 void		 half_ready(struct half *);
-void		 flow_stream_start(struct half *);
+void		 flow_open(struct flow *);
 int		 flow_dgram_in(struct flow *, struct dgram *, int n);
 int		 flow_dgram_out(struct flow *, struct dgram *, int n);
 void		 flow_log(struct flow *, enum log_level, const char *, ...)
@@ -373,6 +379,7 @@ struct service {
 	int		 listen_fd;	/* given by the main thread */
 	struct event	*listen_ev;	/* transport's listener event */
 	struct evconnlistener *listener;
+	struct event	*retry_ev;	/* re-enables accept after EMFILE */
 	void		*tr_priv;	/* the listen transport's */
 	struct sockaddr_storage fwd;	/* pre-resolved numeric forward */
 	socklen_t	 fwdlen;	/* 0: resolve per flow */
@@ -389,6 +396,8 @@ TAILQ_HEAD(services, service);
 struct service	*service_new(struct worker *, struct config *,
 		    struct service_conf *, int listen_fd);
 void		 service_stop(struct service *);
+void		 service_adopt(struct service *, struct config *,
+		    struct service_conf *);
 void		 service_unref(struct service *);
 int		 service_admit(struct service *);
 
@@ -405,7 +414,9 @@ struct worker {
 	struct event	*wheel_ev;
 	struct event	*cmd_ev;	/* woken by the main thread */
 	pthread_mutex_t	 cmd_lock;
+	pthread_cond_t	 cmd_cond;	/* signalled when cmd is taken */
 	int		 cmd;		/* WORKER_CMD_*, under cmd_lock */
+	int		 cmd_done;	/* the worker took cmd */
 #define WORKER_CMD_NONE		0
 #define WORKER_CMD_RELOAD	1
 #define WORKER_CMD_STOP		2
@@ -413,6 +424,7 @@ struct worker {
 	int		*cmd_fds;	/* listen fds, one per service */
 	struct config	*config;	/* running config, ref held */
 	struct services	 services;
+	TAILQ_HEAD(, flow) allflows;	/* every live flow of this worker */
 	struct event	*drain_ev;
 	int		 draining;
 	uint64_t	 nflows;	/* this worker's live flows */
@@ -425,6 +437,7 @@ int		 worker_start(struct worker *, int idx);
 void		 worker_send(struct worker *, int cmd, struct config *,
 		    int *fds);
 void		 worker_join(struct worker *);
+void		 worker_flow_gone(struct worker *);
 
 /*
  * flowgate.c: the process.  The single global.

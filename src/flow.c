@@ -1,0 +1,655 @@
+/*
+ * Copyright (c) 2026 The flowgate authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
+
+/*
+ * Flows: the per-worker flow table (a keyed hash of datagram flows by
+ * client address), the idle timer wheel, and the relay between the two
+ * halves of a flow.  Transports set up halves; everything that moves bytes
+ * from one half to the other, counts them, and tears a flow down is here.
+ */
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "flowgate.h"
+
+#define FLOW_TABLE_MIN		256
+#define FLOW_PENDING_MAX	64	/* datagrams queued before egress */
+#define FLOW_PENDING_BYTES	(256 * 1024)
+
+/*
+ * The timer wheel.  A link sits in the slot of its deadline's tick; a slot
+ * that comes due hands each link whose deadline passed to the callback and
+ * re-files the others (deadlines beyond one turn of the wheel).  Touching
+ * a flow only updates flow->last; the callback re-files a flow that saw
+ * traffic since, so the packet path never moves links around.
+ */
+void
+wheel_init(struct wheel *w, uint64_t tick_ms, uint64_t now)
+{
+	int	i;
+
+	for (i = 0; i < WHEEL_SLOTS; i++)
+		LIST_INIT(&w->slots[i]);
+	w->tick = tick_ms;
+	w->cur = now / tick_ms;
+	w->count = 0;
+}
+
+void
+wheel_add(struct wheel *w, struct wheel_link *l, uint64_t deadline)
+{
+	uint64_t	t;
+
+	t = deadline / w->tick;
+	if (t <= w->cur)
+		t = w->cur + 1;
+	l->deadline = deadline;
+	l->slot = (int)(t % WHEEL_SLOTS);
+	LIST_INSERT_HEAD(&w->slots[l->slot], l, entry);
+	w->count++;
+}
+
+void
+wheel_del(struct wheel *w, struct wheel_link *l)
+{
+	if (l->slot < 0)
+		return;
+	LIST_REMOVE(l, entry);
+	l->slot = -1;
+	w->count--;
+}
+
+void
+wheel_advance(struct wheel *w, uint64_t now,
+    void (*cb)(struct wheel_link *, void *), void *arg)
+{
+	struct wheel_slot	 due;
+	struct wheel_link	*l;
+	uint64_t		 target, n;
+
+	target = now / w->tick;
+	for (n = 0; w->cur < target && n < WHEEL_SLOTS; n++) {
+		w->cur++;
+		/* Detach the slot: the callback may file links back into it. */
+		LIST_INIT(&due);
+		l = LIST_FIRST(&w->slots[w->cur % WHEEL_SLOTS]);
+		if (l != NULL) {
+			LIST_FIRST(&due) = l;
+			l->entry.le_prev = &LIST_FIRST(&due);
+			LIST_INIT(&w->slots[w->cur % WHEEL_SLOTS]);
+		}
+		while ((l = LIST_FIRST(&due)) != NULL) {
+			LIST_REMOVE(l, entry);
+			l->slot = -1;
+			w->count--;
+			if (l->deadline <= now)
+				cb(l, arg);
+			else
+				wheel_add(w, l, l->deadline);
+		}
+	}
+	/* More than a whole turn behind: every slot was visited once. */
+	if (w->cur < target)
+		w->cur = target;
+}
+
+/*
+ * The flow table: chained hash of datagram flows keyed by service and
+ * client address, SipHash with a per-table random key so a peer cannot
+ * aim its source addresses at one chain.
+ */
+void
+flow_table_init(struct flow_table *t)
+{
+	size_t	i;
+
+	t->nbuckets = FLOW_TABLE_MIN;
+	t->buckets = xcalloc(t->nbuckets, sizeof(*t->buckets));
+	for (i = 0; i < t->nbuckets; i++)
+		LIST_INIT(&t->buckets[i]);
+	t->count = 0;
+	evutil_secure_rng_get_bytes(t->key, sizeof(t->key));
+}
+
+void
+flow_table_free(struct flow_table *t)
+{
+	free(t->buckets);
+	t->buckets = NULL;
+	t->nbuckets = 0;
+}
+
+static size_t
+flow_bucket(struct flow_table *t, struct service *svc,
+    const struct sockaddr *sa)
+{
+	uint64_t	h;
+
+	h = addr_hash(sa, t->key) ^ ((uint64_t)(uintptr_t)svc * 0x9e3779b97f4a7c15ULL);
+	return ((size_t)(h & (t->nbuckets - 1)));
+}
+
+/* Double the table when chains grow past one flow per bucket on average. */
+static void
+flow_table_grow(struct flow_table *t)
+{
+	LIST_HEAD(, flow)	*old, *nb;
+	struct flow		*f;
+	size_t			 i, oldn, n;
+
+	n = t->nbuckets * 2;
+	if ((nb = calloc(n, sizeof(*nb))) == NULL)
+		return;		/* keep the longer chains; still correct */
+	for (i = 0; i < n; i++)
+		LIST_INIT(&nb[i]);
+	old = (void *)t->buckets;
+	oldn = t->nbuckets;
+	t->buckets = (void *)nb;
+	t->nbuckets = n;
+	for (i = 0; i < oldn; i++) {
+		while ((f = LIST_FIRST(&old[i])) != NULL) {
+			LIST_REMOVE(f, hentry);
+			LIST_INSERT_HEAD(&t->buckets[flow_bucket(t, f->service,
+			    (struct sockaddr *)&f->peer)], f, hentry);
+		}
+	}
+	free(old);
+}
+
+struct flow *
+flow_lookup(struct worker *w, struct service *svc, const struct sockaddr *sa)
+{
+	struct flow_table	*t = &w->table;
+	struct flow		*f;
+
+	LIST_FOREACH(f, &t->buckets[flow_bucket(t, svc, sa)], hentry) {
+		if (f->service == svc &&
+		    addr_cmp((struct sockaddr *)&f->peer, sa) == 0)
+			return (f);
+	}
+	return (NULL);
+}
+
+static void
+flow_idle_cb(struct wheel_link *l, void *arg)
+{
+	struct flow	*f;
+	uint64_t	 now = *(uint64_t *)arg, deadline;
+
+	f = (struct flow *)((char *)l - offsetof(struct flow, idle));
+	deadline = f->last + f->service->idle_timeout;
+	if (deadline > now) {
+		wheel_add(&f->worker->wheel, &f->idle, deadline);
+		return;
+	}
+	flow_close(f, "idle");
+}
+
+/* Called from the worker's tick timer. */
+void
+flow_sweep(struct worker *w)
+{
+	uint64_t	now = now_ms();
+
+	wheel_advance(&w->wheel, now, flow_idle_cb, &now);
+}
+
+/*
+ * Make a flow and link it: into the table when hashed, into its service,
+ * into every counter.  From here on the only way out is flow_close().
+ * Returns NULL when a limit refuses the flow or memory runs out.
+ */
+struct flow *
+flow_new(struct service *svc, enum flow_kind kind, const struct sockaddr *sa,
+    socklen_t salen, int hashed)
+{
+	struct worker	*w = svc->worker;
+	struct flow	*f;
+
+	if (service_admit(svc) == -1)
+		return (NULL);
+	if ((f = calloc(1, sizeof(*f))) == NULL) {
+		log_warn("flow refused service=%s reason=memory",
+		    svc->conf->name);
+		return (NULL);
+	}
+	f->service = svc;
+	f->worker = w;
+	f->kind = kind;
+	f->id = ++flowgate->flow_ids;
+	f->in.flow = f->out.flow = f;
+	f->in.fd = f->out.fd = -1;
+	f->in.ops = svc->conf->listen_ops;
+	f->out.ops = svc->conf->forward_ops;
+	f->idle.slot = -1;
+	if (salen > sizeof(f->peer))
+		salen = sizeof(f->peer);
+	memcpy(&f->peer, sa, salen);
+	f->peerlen = salen;
+	f->start = f->last = now_ms();
+
+	/* Link: every counter moves here and only here. */
+	if (hashed) {
+		if (w->table.count >= w->table.nbuckets)
+			flow_table_grow(&w->table);
+		LIST_INSERT_HEAD(&w->table.buckets[flow_bucket(&w->table, svc,
+		    sa)], f, hentry);
+		w->table.count++;
+		f->flags |= FLOW_F_HASHED;
+	}
+	TAILQ_INSERT_TAIL(&svc->flows, f, sentry);
+	TAILQ_INSERT_TAIL(&w->allflows, f, wentry);
+	svc->refs++;
+	svc->nflows++;
+	svc->flows_total++;
+	w->nflows++;
+	svc->conf->stats->nflows++;
+	svc->conf->stats->flows_total++;
+	flowgate->nflows++;
+	f->flags |= FLOW_F_LINKED;
+	wheel_add(&w->wheel, &f->idle, f->last + svc->idle_timeout);
+	return (f);
+}
+
+/* Undo exactly what flow_new linked. */
+static void
+flow_unlink(struct flow *f)
+{
+	struct service	*svc = f->service;
+	struct worker	*w = f->worker;
+
+	if (!(f->flags & FLOW_F_LINKED))
+		return;
+	f->flags &= ~FLOW_F_LINKED;
+	if (f->flags & FLOW_F_HASHED) {
+		LIST_REMOVE(f, hentry);
+		w->table.count--;
+		f->flags &= ~FLOW_F_HASHED;
+	}
+	TAILQ_REMOVE(&svc->flows, f, sentry);
+	TAILQ_REMOVE(&w->allflows, f, wentry);
+	svc->nflows--;
+	w->nflows--;
+	svc->conf->stats->nflows--;
+	svc->conf->stats->bytes_in += f->bytes_in;
+	svc->conf->stats->bytes_out += f->bytes_out;
+	flowgate->nflows--;
+}
+
+void
+flow_log(struct flow *f, enum log_level lvl, const char *fmt, ...)
+{
+	char	msg[1024];
+	va_list	ap;
+
+	if (!log_enabled(lvl))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_emit(lvl, "%s service=%s flow=%llu", msg, f->service->conf->name,
+	    (unsigned long long)f->id);
+}
+
+static void
+half_close(struct half *h)
+{
+	if (h->ops != NULL && h->ops->close != NULL)
+		h->ops->close(h);
+	if (h->bev != NULL) {
+		bufferevent_free(h->bev);
+		h->bev = NULL;
+	}
+	if (h->ev != NULL) {
+		event_free(h->ev);
+		h->ev = NULL;
+	}
+	if (h->fd != -1) {
+		close(h->fd);
+		h->fd = -1;
+	}
+}
+
+/*
+ * The one teardown path of a flow.  Safe on half-built flows and idempotent;
+ * the caller must not touch f afterwards.
+ */
+void
+flow_close(struct flow *f, const char *reason)
+{
+	struct worker	*w = f->worker;
+	struct service	*svc = f->service;
+	char		 peer[ADDRSTRLEN], dst[ADDRSTRLEN], err[128];
+
+	if (f->flags & FLOW_F_CLOSING)
+		return;
+	f->flags |= FLOW_F_CLOSING;
+	f->reason = reason;
+
+	err[0] = '\0';
+	if (f->err != 0) {
+		snprintf(err, sizeof(err), " error=\"%s\"",
+		    evutil_socket_error_to_string(f->err));
+	}
+	if (f->dstlen != 0)
+		addr_str((struct sockaddr *)&f->dst, dst, sizeof(dst));
+	else
+		snprintf(dst, sizeof(dst), "-");
+	log_emit(LOG_LVL_INFO, "flow closed service=%s flow=%llu peer=%s dst=%s "
+	    "bytes_in=%llu bytes_out=%llu pkts_in=%llu pkts_out=%llu "
+	    "drops=%llu duration=%llums reason=%s%s", svc->conf->name,
+	    (unsigned long long)f->id,
+	    addr_str((struct sockaddr *)&f->peer, peer, sizeof(peer)), dst,
+	    (unsigned long long)f->bytes_in, (unsigned long long)f->bytes_out,
+	    (unsigned long long)f->pkts_in, (unsigned long long)f->pkts_out,
+	    (unsigned long long)f->drops,
+	    (unsigned long long)(now_ms() - f->start), reason, err);
+
+	wheel_del(&w->wheel, &f->idle);
+	half_close(&f->in);
+	half_close(&f->out);
+	if (f->pending != NULL)
+		evbuffer_free(f->pending);
+	flow_unlink(f);
+	free(f);
+	service_unref(svc);
+	worker_flow_gone(w);
+}
+
+void
+flow_touch(struct flow *f)
+{
+	f->last = now_ms();
+}
+
+/*
+ * Start the egress half; the transport reports back with half_ready() or
+ * flow_close().  An open hook that returns -1 has left the flow alone, so
+ * it is closed here; one that returns 0 may already have closed it.
+ */
+void
+flow_open(struct flow *f)
+{
+	if (f->out.ops == NULL || f->out.ops->open == NULL) {
+		flow_close(f, "error");
+		return;
+	}
+	if (f->out.ops->open(&f->out) == -1) {
+		if (f->err == 0)
+			f->err = errno;
+		flow_close(f, "error");
+	}
+}
+
+/*
+ * Datagrams.  Before the egress is ready, datagrams wait in a bounded queue
+ * (a 4-byte length, then the bytes); beyond it they are dropped and
+ * counted.  Both directions count bytes and packets and keep the flow
+ * alive.  Each returns -1 when the flow was closed on the way.
+ */
+int
+flow_dgram_in(struct flow *f, struct dgram *d, int n)
+{
+	uint32_t	len;
+	int		i;
+
+	f->last = now_ms();
+	for (i = 0; i < n; i++) {
+		f->pkts_in++;
+		f->bytes_in += d[i].len;
+	}
+	if (!(f->out.flags & HALF_READY)) {
+		if (f->pending == NULL && (f->pending = evbuffer_new()) == NULL) {
+			f->drops += (uint64_t)n;
+			return (0);
+		}
+		for (i = 0; i < n; i++) {
+			if (f->npending >= FLOW_PENDING_MAX ||
+			    evbuffer_get_length(f->pending) + d[i].len >
+			    FLOW_PENDING_BYTES) {
+				f->drops++;
+				continue;
+			}
+			len = (uint32_t)d[i].len;
+			if (evbuffer_add(f->pending, &len, sizeof(len)) == -1 ||
+			    evbuffer_add(f->pending, d[i].buf, d[i].len) == -1) {
+				f->drops++;
+				continue;
+			}
+			f->npending++;
+		}
+		return (0);
+	}
+	if (f->out.ops->dgram_send(&f->out, d, n) == -1)
+		return (-1);
+	return ((f->flags & FLOW_F_CLOSING) ? -1 : 0);
+}
+
+int
+flow_dgram_out(struct flow *f, struct dgram *d, int n)
+{
+	int	i;
+
+	f->last = now_ms();
+	for (i = 0; i < n; i++) {
+		f->pkts_out++;
+		f->bytes_out += d[i].len;
+	}
+	if (f->in.ops->dgram_send(&f->in, d, n) == -1)
+		return (-1);
+	return ((f->flags & FLOW_F_CLOSING) ? -1 : 0);
+}
+
+/* Send what queued up while the egress was being set up. */
+static void
+flow_dgram_flush(struct flow *f)
+{
+	struct dgram	 d;
+	uint32_t	 len;
+	u_char		*p;
+
+	while (f->pending != NULL && f->npending > 0) {
+		if (evbuffer_remove(f->pending, &len, sizeof(len)) !=
+		    sizeof(len))
+			break;
+		p = evbuffer_pullup(f->pending, len);
+		if (p == NULL)
+			break;
+		d.buf = p;
+		d.len = len;
+		f->npending--;
+		if (f->out.ops->dgram_send(&f->out, &d, 1) == -1 ||
+		    (f->flags & FLOW_F_CLOSING))
+			return;
+		evbuffer_drain(f->pending, len);
+	}
+	if (f->pending != NULL) {
+		evbuffer_free(f->pending);
+		f->pending = NULL;
+		f->npending = 0;
+	}
+}
+
+/*
+ * Streams.  Each half's read callback moves its whole input to the other
+ * half's output (no copy).  When the other output passes the service's
+ * buffer limit, reading stops until that output drains to half the limit
+ * (the write callback fires at the low watermark).  A FIN is passed on once
+ * the other side's output is flushed.
+ */
+static struct half *
+half_peer(struct half *h)
+{
+	return (h == &h->flow->in ? &h->flow->out : &h->flow->in);
+}
+
+static void	relay_read_cb(struct bufferevent *, void *);
+static void	relay_write_cb(struct bufferevent *, void *);
+static void	relay_event_cb(struct bufferevent *, short, void *);
+
+/* Both sides saw EOF and both outputs are flushed: the flow is done. */
+static int
+relay_check_done(struct flow *f)
+{
+	if ((f->in.flags & HALF_SHUTWR) && (f->out.flags & HALF_SHUTWR)) {
+		flow_close(f, "closed");
+		return (1);
+	}
+	return (0);
+}
+
+/* Shut peer's write side if its source saw EOF and its output is empty. */
+static int
+relay_try_shutdown(struct half *dst)
+{
+	struct half	*src = half_peer(dst);
+
+	if (!(src->flags & HALF_EOF) || (dst->flags & HALF_SHUTWR))
+		return (0);
+	if (evbuffer_get_length(bufferevent_get_output(dst->bev)) != 0)
+		return (0);
+	dst->flags |= HALF_SHUTWR;
+	if (dst->ops->shutdown_write != NULL)
+		dst->ops->shutdown_write(dst);
+	return (relay_check_done(dst->flow));
+}
+
+static void
+relay_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct half	*src = arg, *dst = half_peer(src);
+	struct flow	*f = src->flow;
+	struct evbuffer	*in, *out;
+	size_t		 len;
+
+	in = bufferevent_get_input(bev);
+	out = bufferevent_get_output(dst->bev);
+	len = evbuffer_get_length(in);
+	if (len == 0)
+		return;
+	if (dst->flags & HALF_SHUTWR) {
+		/* The peer closed its read side long ago: discard. */
+		evbuffer_drain(in, len);
+		return;
+	}
+	evbuffer_add_buffer(out, in);
+	if (src == &f->in) {
+		f->bytes_in += len;
+		f->pkts_in++;
+	} else {
+		f->bytes_out += len;
+		f->pkts_out++;
+	}
+	f->last = now_ms();
+	if (evbuffer_get_length(out) >= f->service->conf->buffer) {
+		/* Backpressure: resume from dst's write callback. */
+		bufferevent_setwatermark(dst->bev, EV_WRITE,
+		    f->service->conf->buffer / 2, 0);
+		bufferevent_disable(bev, EV_READ);
+	}
+}
+
+static void
+relay_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct half	*dst = arg, *src = half_peer(dst);
+
+	if (relay_try_shutdown(dst))
+		return;
+	if (!(src->flags & HALF_EOF) &&
+	    !(bufferevent_get_enabled(src->bev) & EV_READ)) {
+		bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
+		bufferevent_enable(src->bev, EV_READ);
+	}
+}
+
+static void
+relay_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct half	*h = arg;
+	struct flow	*f = h->flow;
+
+	if (what & BEV_EVENT_EOF) {
+		/* Move whatever is left, then pass the FIN on. */
+		relay_read_cb(bev, h);
+		h->flags |= HALF_EOF;
+		bufferevent_disable(bev, EV_READ);
+		relay_try_shutdown(half_peer(h));
+		return;
+	}
+	if (what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
+		f->err = EVUTIL_SOCKET_ERROR();
+		if (what & BEV_EVENT_TIMEOUT) {
+			f->err = 0;
+			flow_close(f, "timeout");
+		} else if (f->err == ECONNRESET || f->err == EPIPE)
+			flow_close(f, "reset");
+		else
+			flow_close(f, "error");
+	}
+}
+
+static void
+relay_start(struct flow *f)
+{
+	struct half	*h[2] = { &f->in, &f->out };
+	int		 i;
+
+	for (i = 0; i < 2; i++) {
+		bufferevent_setcb(h[i]->bev, relay_read_cb, relay_write_cb,
+		    relay_event_cb, h[i]);
+		bufferevent_set_timeouts(h[i]->bev, NULL, NULL);
+		bufferevent_setwatermark(h[i]->bev, EV_READ, 0,
+		    f->service->conf->buffer);
+		bufferevent_enable(h[i]->bev, EV_READ | EV_WRITE);
+	}
+	/* Bytes that arrived during the handshake are already buffered. */
+	for (i = 0; i < 2; i++) {
+		if (evbuffer_get_length(bufferevent_get_input(h[i]->bev)) > 0) {
+			relay_read_cb(h[i]->bev, h[i]);
+			if (f->flags & FLOW_F_CLOSING)
+				return;
+		}
+	}
+}
+
+/* A transport finished its handshake on h; relay once both are ready. */
+void
+half_ready(struct half *h)
+{
+	struct flow	*f = h->flow;
+
+	h->flags |= HALF_READY;
+	if (!(f->in.flags & HALF_READY) || !(f->out.flags & HALF_READY) ||
+	    (f->flags & FLOW_F_RELAYING))
+		return;
+	f->flags |= FLOW_F_RELAYING;
+	if (f->kind == FLOW_STREAM)
+		relay_start(f);
+	else
+		flow_dgram_flush(f);
+}

@@ -1,0 +1,246 @@
+/*
+ * Copyright (c) 2026 The flowgate authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
+
+/*
+ * tcp: plain TCP.  As a listener, an evconnlistener per worker on its own
+ * SO_REUSEPORT socket; each connection is a flow.  As egress, a socket
+ * bufferevent connected with a deadline.  The relay itself is the core's.
+ */
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/bufferevent.h>
+#include <event2/dns.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <event2/util.h>
+
+#include "flowgate.h"
+
+#define TCP_BACKLOG	1024
+#define TCP_RETRY_MS	1000	/* accept pause after EMFILE */
+
+static int
+tcp_listen_open(const struct service_conf *sc, const struct sockaddr *sa,
+    socklen_t salen, const char **errstr)
+{
+	int	fd, on = 1;
+
+	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (fd == -1) {
+		*errstr = "socket";
+		return (-1);
+	}
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) == -1 ||
+	    (sa->sa_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
+	    IPV6_V6ONLY, &on, sizeof(on)) == -1)) {
+		*errstr = "setsockopt";
+		goto fail;
+	}
+	if (bind(fd, sa, salen) == -1) {
+		*errstr = "bind";
+		goto fail;
+	}
+	if (listen(fd, TCP_BACKLOG) == -1) {
+		*errstr = "listen";
+		goto fail;
+	}
+	return (fd);
+fail:
+	on = errno;
+	close(fd);
+	errno = on;
+	return (-1);
+}
+
+static void
+tcp_nodelay(int fd)
+{
+	int	on = 1;
+
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+}
+
+static void
+tcp_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct service	*svc = arg;
+	struct flow	*f;
+
+	if ((f = flow_new(svc, FLOW_STREAM, sa, (socklen_t)salen, 0)) == NULL) {
+		close(fd);
+		return;
+	}
+	tcp_nodelay(fd);
+	f->in.bev = bufferevent_socket_new(svc->worker->base, fd,
+	    BEV_OPT_CLOSE_ON_FREE);
+	if (f->in.bev == NULL) {
+		close(fd);
+		flow_close(f, "error");
+		return;
+	}
+	/* Early bytes wait in the kernel until the egress is ready. */
+	bufferevent_disable(f->in.bev, EV_READ);
+	half_ready(&f->in);
+	flow_open(f);
+}
+
+static void
+tcp_retry_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct service	*svc = arg;
+
+	if (svc->listener != NULL)
+		evconnlistener_enable(svc->listener);
+}
+
+/* Out of descriptors: stop accepting for a while (relayd does this). */
+static void
+tcp_accept_error_cb(struct evconnlistener *l, void *arg)
+{
+	struct service	*svc = arg;
+	struct timeval	 tv = { TCP_RETRY_MS / 1000, 0 };
+	int		 err = EVUTIL_SOCKET_ERROR();
+
+	if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM) {
+		log_warnx("service=%s accept: %s", svc->conf->name,
+		    evutil_socket_error_to_string(err));
+		return;
+	}
+	log_warnx("service=%s accept: %s; pausing", svc->conf->name,
+	    evutil_socket_error_to_string(err));
+	evconnlistener_disable(l);
+	if (svc->retry_ev == NULL)
+		svc->retry_ev = evtimer_new(svc->worker->base, tcp_retry_cb,
+		    svc);
+	if (svc->retry_ev != NULL)
+		evtimer_add(svc->retry_ev, &tv);
+}
+
+static int
+tcp_listen_start(struct service *svc, int fd)
+{
+	svc->listen_fd = fd;
+	svc->listener = evconnlistener_new(svc->worker->base, tcp_accept_cb,
+	    svc, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
+	if (svc->listener == NULL)
+		return (-1);
+	evconnlistener_set_error_cb(svc->listener, tcp_accept_error_cb);
+	return (0);
+}
+
+/* Established connections live on without the listener. */
+static void
+tcp_listen_stop(struct service *svc)
+{
+	if (svc->retry_ev != NULL) {
+		event_free(svc->retry_ev);
+		svc->retry_ev = NULL;
+	}
+	if (svc->listener != NULL) {
+		evconnlistener_free(svc->listener);	/* closes the fd */
+		svc->listener = NULL;
+	} else if (svc->listen_fd != -1)
+		close(svc->listen_fd);
+	svc->listen_fd = -1;
+}
+
+static void
+tcp_connect_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct half	*h = arg;
+	struct flow	*f = h->flow;
+	int		 dnserr;
+
+	if (what & BEV_EVENT_CONNECTED) {
+		f->dstlen = sizeof(f->dst);
+		if (getpeername(bufferevent_getfd(bev),
+		    (struct sockaddr *)&f->dst, &f->dstlen) == -1)
+			f->dstlen = 0;
+		tcp_nodelay(bufferevent_getfd(bev));
+		half_ready(h);
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT) {
+		flow_close(f, "timeout");
+		return;
+	}
+	if ((dnserr = bufferevent_socket_get_dns_error(bev)) != 0) {
+		flow_log(f, LOG_LVL_WARN, "cannot resolve %s: %s",
+		    f->service->conf->forward.host,
+		    evutil_gai_strerror(dnserr));
+		flow_close(f, "error");
+		return;
+	}
+	f->err = EVUTIL_SOCKET_ERROR();
+	flow_close(f, f->err == ECONNREFUSED ? "refused" : "error");
+}
+
+static int
+tcp_open(struct half *h)
+{
+	struct flow	*f = h->flow;
+	struct service	*svc = f->service;
+	struct timeval	 tv;
+	uint64_t	 ms = svc->conf->connect_timeout;
+
+	h->bev = bufferevent_socket_new(f->worker->base, -1,
+	    BEV_OPT_CLOSE_ON_FREE);
+	if (h->bev == NULL)
+		return (-1);
+	bufferevent_setcb(h->bev, NULL, NULL, tcp_connect_cb, h);
+	/* A pending connect waits for writability: the write timeout bounds it. */
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)((ms % 1000) * 1000);
+	bufferevent_set_timeouts(h->bev, NULL, &tv);
+	if (svc->fwdlen != 0)
+		return (bufferevent_socket_connect(h->bev,
+		    (struct sockaddr *)&svc->fwd, (int)svc->fwdlen));
+	return (bufferevent_socket_connect_hostname(h->bev, f->worker->dns,
+	    AF_UNSPEC, svc->conf->forward.host, svc->conf->forward.port));
+}
+
+static void
+tcp_shutdown_write(struct half *h)
+{
+	if (h->bev != NULL)
+		(void)shutdown(bufferevent_getfd(h->bev), SHUT_WR);
+}
+
+const struct transport_ops tcp_transport = {
+	.name = "tcp",
+	.flags = TR_STREAM | TR_LISTEN | TR_FORWARD | TR_NEED_FORWARD |
+	    TR_NEED_PORT,
+	.idle_default = 60 * 60 * 1000,
+	.listen_open = tcp_listen_open,
+	.listen_start = tcp_listen_start,
+	.listen_stop = tcp_listen_stop,
+	.open = tcp_open,
+	.shutdown_write = tcp_shutdown_write,
+};

@@ -1,0 +1,437 @@
+/*
+ * Copyright (c) 2026 The flowgate authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
+
+/*
+ * udp: plain UDP.  As a listener, one socket per worker (SO_REUSEPORT, so
+ * the kernel keeps each client address on one worker) read with recvmmsg;
+ * each client address is a flow.  As egress, each flow has its own
+ * connected socket, so the kernel demultiplexes replies and reports ICMP
+ * errors (ECONNREFUSED) on it.  Replies leave from the listening socket, so
+ * the client sees them come from the address it sent to.
+ */
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/dns.h>
+#include <event2/event.h>
+#include <event2/util.h>
+
+#include "flowgate.h"
+
+#define UDP_BATCHES	4	/* recvmmsg calls per wakeup, for fairness */
+#define UDP_SOCKBUF	(4 * 1024 * 1024)
+
+/* A DNS lookup in progress for an egress half; outlives a closed flow. */
+struct udp_lookup {
+	struct evdns_getaddrinfo_request *req;
+	struct half	*half;		/* NULL once the flow is gone */
+	int		 opening;	/* inside evdns_getaddrinfo() */
+	int		 result;	/* an answer given while opening */
+	struct evutil_addrinfo *ai;
+};
+
+static void
+udp_sockbufs(int fd)
+{
+	int	sz = UDP_SOCKBUF;
+
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+}
+
+static int
+udp_listen_open(const struct service_conf *sc, const struct sockaddr *sa,
+    socklen_t salen, const char **errstr)
+{
+	int	fd, on = 1;
+
+	fd = socket(sa->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (fd == -1) {
+		*errstr = "socket";
+		return (-1);
+	}
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) == -1 ||
+	    (sa->sa_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
+	    IPV6_V6ONLY, &on, sizeof(on)) == -1)) {
+		*errstr = "setsockopt";
+		goto fail;
+	}
+	udp_sockbufs(fd);
+	if (bind(fd, sa, salen) == -1) {
+		*errstr = "bind";
+		goto fail;
+	}
+	return (fd);
+fail:
+	on = errno;
+	close(fd);
+	errno = on;
+	return (-1);
+}
+
+/*
+ * Datagrams from clients.  Up to FG_BATCH at a time land in the worker's
+ * scratch buffer; runs of datagrams from one client go to its flow as one
+ * batch.
+ */
+static void
+udp_listen_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct service		*svc = arg;
+	struct worker		*w = svc->worker;
+	struct mmsghdr		 msgs[FG_BATCH];
+	struct iovec		 iov[FG_BATCH];
+	struct sockaddr_storage	 from[FG_BATCH];
+	struct dgram		 d[FG_BATCH];
+	struct flow		*f;
+	int			 b, i, j, n, start;
+
+	for (b = 0; b < UDP_BATCHES; b++) {
+		for (i = 0; i < FG_BATCH; i++) {
+			iov[i].iov_base = w->rbuf + (size_t)i * (FG_MAX_DGRAM + 1);
+			iov[i].iov_len = FG_MAX_DGRAM + 1;
+			memset(&msgs[i].msg_hdr, 0, sizeof(msgs[i].msg_hdr));
+			msgs[i].msg_hdr.msg_iov = &iov[i];
+			msgs[i].msg_hdr.msg_iovlen = 1;
+			msgs[i].msg_hdr.msg_name = &from[i];
+			msgs[i].msg_hdr.msg_namelen = sizeof(from[i]);
+		}
+		n = recvmmsg(fd, msgs, FG_BATCH, MSG_DONTWAIT, NULL);
+		if (n <= 0) {
+			if (n == -1 && errno != EAGAIN && errno != EINTR)
+				log_warn("service=%s recvmmsg", svc->conf->name);
+			return;
+		}
+		for (start = 0; start < n; start = j) {
+			/* The run of datagrams from one client. */
+			for (j = start + 1; j < n; j++)
+				if (addr_cmp((struct sockaddr *)&from[j],
+				    (struct sockaddr *)&from[start]) != 0)
+					break;
+			f = flow_lookup(w, svc, (struct sockaddr *)&from[start]);
+			if (f == NULL) {
+				f = flow_new(svc, FLOW_DGRAM,
+				    (struct sockaddr *)&from[start],
+				    msgs[start].msg_hdr.msg_namelen, 1);
+				if (f == NULL)
+					continue;	/* refused, logged */
+				f->in.flags |= HALF_READY;
+				flow_open(f);
+				/* flow_open may have closed it. */
+				f = flow_lookup(w, svc,
+				    (struct sockaddr *)&from[start]);
+				if (f == NULL)
+					continue;
+			}
+			for (i = start; i < j; i++) {
+				d[i - start].buf = iov[i].iov_base;
+				d[i - start].len = msgs[i].msg_len;
+			}
+			(void)flow_dgram_in(f, d, j - start);
+		}
+		if (n < FG_BATCH)
+			return;
+	}
+}
+
+static int
+udp_listen_start(struct service *svc, int fd)
+{
+	svc->listen_fd = fd;
+	svc->listen_ev = event_new(svc->worker->base, fd, EV_READ | EV_PERSIST,
+	    udp_listen_cb, svc);
+	if (svc->listen_ev == NULL || event_add(svc->listen_ev, NULL) == -1)
+		return (-1);
+	return (0);
+}
+
+/* Without the listening socket no reply can reach a client: end all. */
+static void
+udp_listen_stop(struct service *svc)
+{
+	struct flow	*f;
+
+	if (svc->listen_ev != NULL) {
+		event_free(svc->listen_ev);
+		svc->listen_ev = NULL;
+	}
+	while ((f = TAILQ_FIRST(&svc->flows)) != NULL)
+		flow_close(f, "shutdown");
+	if (svc->listen_fd != -1) {
+		close(svc->listen_fd);
+		svc->listen_fd = -1;
+	}
+}
+
+/* Send a batch; both halves use this with their own socket and address. */
+static int
+udp_sendmmsg(struct flow *f, int fd, struct sockaddr *to, socklen_t tolen,
+    struct dgram *d, int n, int is_egress)
+{
+	struct mmsghdr	msgs[FG_BATCH];
+	struct iovec	iov[FG_BATCH];
+	int		i, k, sent, off = 0;
+
+	while (off < n) {
+		k = n - off < FG_BATCH ? n - off : FG_BATCH;
+		for (i = 0; i < k; i++) {
+			iov[i].iov_base = d[off + i].buf;
+			iov[i].iov_len = d[off + i].len;
+			memset(&msgs[i].msg_hdr, 0, sizeof(msgs[i].msg_hdr));
+			msgs[i].msg_hdr.msg_iov = &iov[i];
+			msgs[i].msg_hdr.msg_iovlen = 1;
+			msgs[i].msg_hdr.msg_name = to;
+			msgs[i].msg_hdr.msg_namelen = tolen;
+		}
+		sent = sendmmsg(fd, msgs, (unsigned int)k, MSG_DONTWAIT);
+		if (sent == -1) {
+			if (errno == EAGAIN || errno == ENOBUFS ||
+			    errno == EINTR) {
+				f->drops += (uint64_t)(n - off);
+				return (0);
+			}
+			if (is_egress) {
+				f->err = errno;
+				flow_close(f, errno == ECONNREFUSED ?
+				    "refused" : "error");
+				return (-1);
+			}
+			/* A client we cannot answer: drop, keep the flow. */
+			f->drops += (uint64_t)(n - off);
+			return (0);
+		}
+		off += sent;
+	}
+	return (0);
+}
+
+/* Replies to the client, from the listening socket. */
+static int
+udp_in_send(struct half *h, struct dgram *d, int n)
+{
+	struct flow	*f = h->flow;
+
+	if (f->service->listen_fd == -1)
+		return (0);
+	return (udp_sendmmsg(f, f->service->listen_fd,
+	    (struct sockaddr *)&f->peer, f->peerlen, d, n, 0));
+}
+
+static int
+udp_out_send(struct half *h, struct dgram *d, int n)
+{
+	return (udp_sendmmsg(h->flow, h->fd, NULL, 0, d, n, 1));
+}
+
+/* Replies from the destination on the flow's connected socket. */
+static void
+udp_out_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct half		*h = arg;
+	struct flow		*f = h->flow;
+	struct worker		*w = f->worker;
+	struct mmsghdr		 msgs[FG_BATCH];
+	struct iovec		 iov[FG_BATCH];
+	struct dgram		 d[FG_BATCH];
+	int			 b, i, n;
+
+	for (b = 0; b < UDP_BATCHES; b++) {
+		for (i = 0; i < FG_BATCH; i++) {
+			iov[i].iov_base = w->rbuf + (size_t)i * (FG_MAX_DGRAM + 1);
+			iov[i].iov_len = FG_MAX_DGRAM + 1;
+			memset(&msgs[i].msg_hdr, 0, sizeof(msgs[i].msg_hdr));
+			msgs[i].msg_hdr.msg_iov = &iov[i];
+			msgs[i].msg_hdr.msg_iovlen = 1;
+		}
+		n = recvmmsg(fd, msgs, FG_BATCH, MSG_DONTWAIT, NULL);
+		if (n == -1) {
+			if (errno == EAGAIN || errno == EINTR)
+				return;
+			/* An ICMP error from the destination ends the flow. */
+			f->err = errno;
+			flow_close(f, errno == ECONNREFUSED ? "refused" :
+			    "error");
+			return;
+		}
+		for (i = 0; i < n; i++) {
+			d[i].buf = iov[i].iov_base;
+			d[i].len = msgs[i].msg_len;
+		}
+		if (n > 0 && flow_dgram_out(f, d, n) == -1)
+			return;
+		if (n < FG_BATCH)
+			return;
+	}
+}
+
+/* Make the flow's own socket connected to dst and start reading. */
+static int
+udp_out_connect(struct half *h, const struct sockaddr *dst, socklen_t len)
+{
+	struct flow	*f = h->flow;
+
+	h->fd = socket(dst->sa_family, SOCK_DGRAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
+	if (h->fd == -1)
+		return (-1);
+	udp_sockbufs(h->fd);
+	if (connect(h->fd, dst, len) == -1)
+		return (-1);
+	memcpy(&f->dst, dst, len);
+	f->dstlen = len;
+	h->ev = event_new(f->worker->base, h->fd, EV_READ | EV_PERSIST,
+	    udp_out_cb, h);
+	if (h->ev == NULL || event_add(h->ev, NULL) == -1)
+		return (-1);
+	half_ready(h);
+	return (0);
+}
+
+static void
+udp_lookup_cb(int result, struct evutil_addrinfo *ai, void *arg)
+{
+	struct udp_lookup	*lk = arg;
+	struct half		*h = lk->half;
+
+	if (lk->opening) {
+		/* Answered at once: udp_open() takes it from here. */
+		lk->result = result;
+		lk->ai = ai;
+		return;
+	}
+	lk->req = NULL;
+	if (h == NULL) {
+		/* The flow closed while we looked. */
+		if (ai != NULL)
+			evutil_freeaddrinfo(ai);
+		free(lk);
+		return;
+	}
+	h->tr_priv = NULL;
+	free(lk);
+	if (result != 0 || ai == NULL) {
+		flow_log(h->flow, LOG_LVL_WARN, "cannot resolve %s: %s",
+		    h->flow->service->conf->forward.host,
+		    evutil_gai_strerror(result));
+		if (ai != NULL)
+			evutil_freeaddrinfo(ai);
+		flow_close(h->flow, "error");
+		return;
+	}
+	if (udp_out_connect(h, ai->ai_addr, (socklen_t)ai->ai_addrlen) == -1 &&
+	    !(h->flow->flags & FLOW_F_CLOSING)) {
+		h->flow->err = errno;
+		flow_close(h->flow, "error");
+	}
+	evutil_freeaddrinfo(ai);
+}
+
+static int
+udp_open(struct half *h)
+{
+	struct service		*svc = h->flow->service;
+	struct evutil_addrinfo	 hints;
+	struct udp_lookup	*lk;
+	struct evdns_getaddrinfo_request *req;
+	struct evutil_addrinfo	*ai;
+	char			 port[8];
+	int			 rc;
+
+	if (svc->fwdlen != 0)
+		return (udp_out_connect(h, (struct sockaddr *)&svc->fwd,
+		    svc->fwdlen));
+	if ((lk = calloc(1, sizeof(*lk))) == NULL)
+		return (-1);
+	lk->half = h;
+	h->tr_priv = lk;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_DGRAM;
+	hints.ai_protocol = IPPROTO_UDP;
+	snprintf(port, sizeof(port), "%u", svc->conf->forward.port);
+	lk->opening = 1;
+	req = evdns_getaddrinfo(h->flow->worker->dns,
+	    svc->conf->forward.host, port, &hints, udp_lookup_cb, lk);
+	lk->opening = 0;
+	if (req != NULL) {
+		lk->req = req;
+		return (0);
+	}
+	/* NULL: the callback already ran (hosts file, numeric, error). */
+	ai = lk->ai;
+	h->tr_priv = NULL;
+	if (lk->result != 0 || ai == NULL) {
+		flow_log(h->flow, LOG_LVL_WARN, "cannot resolve %s: %s",
+		    svc->conf->forward.host, evutil_gai_strerror(lk->result));
+		free(lk);
+		if (ai != NULL)
+			evutil_freeaddrinfo(ai);
+		errno = EHOSTUNREACH;
+		return (-1);
+	}
+	free(lk);
+	rc = udp_out_connect(h, ai->ai_addr, (socklen_t)ai->ai_addrlen);
+	evutil_freeaddrinfo(ai);
+	return (rc);
+}
+
+static void
+udp_close(struct half *h)
+{
+	struct udp_lookup	*lk = h->tr_priv;
+
+	if (lk == NULL)
+		return;
+	h->tr_priv = NULL;
+	lk->half = NULL;
+	if (lk->req != NULL)
+		evdns_getaddrinfo_cancel(lk->req);	/* calls back, frees */
+	else
+		free(lk);
+}
+
+static int
+udp_dgram_send(struct half *h, struct dgram *d, int n)
+{
+	if (h == &h->flow->in)
+		return (udp_in_send(h, d, n));
+	return (udp_out_send(h, d, n));
+}
+
+const struct transport_ops udp_transport = {
+	.name = "udp",
+	.flags = TR_DGRAM | TR_LISTEN | TR_FORWARD | TR_NEED_FORWARD |
+	    TR_NEED_PORT,
+	.idle_default = 5 * 60 * 1000,
+	.listen_open = udp_listen_open,
+	.listen_start = udp_listen_start,
+	.listen_stop = udp_listen_stop,
+	.open = udp_open,
+	.dgram_send = udp_dgram_send,
+	.close = udp_close,
+};
