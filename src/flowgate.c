@@ -42,9 +42,6 @@
 #define EXIT_CONFIG	1	/* bad configuration or start-up failure */
 #define EXIT_USAGE	2	/* bad command line */
 
-static struct flowgate	 flowgate_storage;
-struct flowgate		*flowgate = &flowgate_storage;
-
 static __dead void
 usage(void)
 {

@@ -158,7 +158,9 @@ log_vemit(enum log_level lvl, const char *fmt, va_list ap)
 		    sizeof(line) - 2;
 		line[off++] = '\n';
 	}
-	(void)write(STDERR_FILENO, line, off);
+	if (write(STDERR_FILENO, line, off) == -1) {
+		/* Nowhere left to report it. */
+	}
 	errno = saved;
 }
 

@@ -37,6 +37,10 @@
 
 #define WORKER_TICK_MS	250
 
+/* The process-wide state; the one global (in the library, for the tests). */
+static struct flowgate	 flowgate_storage;
+struct flowgate		*flowgate = &flowgate_storage;
+
 static void
 worker_tick_cb(evutil_socket_t fd, short ev, void *arg)
 {
