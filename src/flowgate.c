@@ -66,7 +66,8 @@ help(void)
 	    "      every error as file:line:col: message.\n"
 	    "  version\n"
 	    "      Print the version.\n\n"
-	    "Default configuration file: %s/flowgate.yml\n"
+	    "Packaged configuration: %s/flowgate.yml (read when given "
+	    "with -c)\n"
 	    "See flowgate(8) and flowgate.yml(5).\n", PACKAGE_VERSION,
 	    FG_SYSCONFDIR);
 }
@@ -84,8 +85,12 @@ url_fmt(const struct url *u, char *buf, size_t len)
 	return (buf);
 }
 
+/*
+ * Load path (NULL: the built-in default).  Errors go to the log while
+ * running, and bare to stderr for "check", one "file:line:col: ..." each.
+ */
 static struct config *
-load(const char *path)
+load(const char *path, int bare)
 {
 	struct config_errs	 errs;
 	struct config_err	*e;
@@ -97,8 +102,12 @@ load(const char *path)
 	else
 		cf = config_load_string("(built-in)", config_default_yaml,
 		    strlen(config_default_yaml), &errs);
-	TAILQ_FOREACH(e, &errs, entry)
-		log_error("%s", e->msg);
+	TAILQ_FOREACH(e, &errs, entry) {
+		if (bare)
+			fprintf(stderr, "%s\n", e->msg);
+		else
+			log_error("%s", e->msg);
+	}
 	config_errs_free(&errs);
 	return (cf);
 }
@@ -275,7 +284,7 @@ reload(void)
 
 	log_info("reloading configuration from %s", flowgate->conf_path ?
 	    flowgate->conf_path : "(built-in)");
-	if ((cf = load(flowgate->conf_path)) == NULL) {
+	if ((cf = load(flowgate->conf_path, 0)) == NULL) {
 		log_error("reload failed, keeping the running configuration");
 		return;
 	}
@@ -338,7 +347,7 @@ cmd_run(void)
 	struct event	*sigs[4];
 	int		 signos[4] = { SIGHUP, SIGINT, SIGTERM, 0 }, i;
 
-	if ((cf = load(flowgate->conf_path)) == NULL)
+	if ((cf = load(flowgate->conf_path, 0)) == NULL)
 		return (EXIT_CONFIG);
 	log_set(flowgate->verbose ? LOG_LVL_DEBUG : cf->log_level,
 	    cf->log_format, cf->log_syslog);
@@ -393,7 +402,7 @@ cmd_check(void)
 {
 	struct config	*cf;
 
-	if ((cf = load(flowgate->conf_path)) == NULL)
+	if ((cf = load(flowgate->conf_path, 1)) == NULL)
 		return (EXIT_CONFIG);
 	config_unref(cf);
 	printf("configuration OK\n");
