@@ -266,6 +266,8 @@ struct transport_ops {
 
 const struct transport_ops *transport_find(const char *scheme);
 extern const struct transport_ops *const transports[];
+int		 transport_check_hostport(const struct service_conf *, int,
+		    const char **);
 
 /*
  * flow.c: the per-worker flow table, the idle timer wheel, the relay.

@@ -45,3 +45,24 @@ transport_find(const char *scheme)
 			return (transports[i]);
 	return (NULL);
 }
+
+/*
+ * The check hook of transports whose URLs are a bare host and port: no
+ * path, and a destination port other than 0.
+ */
+int
+transport_check_hostport(const struct service_conf *sc, int as_listen,
+    const char **errstr)
+{
+	const struct url	*u = as_listen ? &sc->listen : &sc->forward;
+
+	if (u->path[0] != '\0') {
+		*errstr = "this URL takes no path";
+		return (-1);
+	}
+	if (!as_listen && u->port == 0) {
+		*errstr = "cannot forward to port 0";
+		return (-1);
+	}
+	return (0);
+}

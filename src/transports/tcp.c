@@ -219,6 +219,11 @@ tcp_open(struct half *h)
 	tv.tv_sec = (time_t)(ms / 1000);
 	tv.tv_usec = (suseconds_t)((ms % 1000) * 1000);
 	bufferevent_set_timeouts(h->bev, NULL, &tv);
+	if (svc->fwdlen != 0) {
+		/* Known now, so a failed connect still logs where it went. */
+		memcpy(&f->dst, &svc->fwd, svc->fwdlen);
+		f->dstlen = svc->fwdlen;
+	}
 	if (svc->fwdlen != 0)
 		return (bufferevent_socket_connect(h->bev,
 		    (struct sockaddr *)&svc->fwd, (int)svc->fwdlen));
@@ -238,6 +243,7 @@ const struct transport_ops tcp_transport = {
 	.flags = TR_STREAM | TR_LISTEN | TR_FORWARD | TR_NEED_FORWARD |
 	    TR_NEED_PORT,
 	.idle_default = 60 * 60 * 1000,
+	.check = transport_check_hostport,
 	.listen_open = tcp_listen_open,
 	.listen_start = tcp_listen_start,
 	.listen_stop = tcp_listen_stop,

@@ -428,6 +428,7 @@ const struct transport_ops udp_transport = {
 	.flags = TR_DGRAM | TR_LISTEN | TR_FORWARD | TR_NEED_FORWARD |
 	    TR_NEED_PORT,
 	.idle_default = 5 * 60 * 1000,
+	.check = transport_check_hostport,
 	.listen_open = udp_listen_open,
 	.listen_start = udp_listen_start,
 	.listen_stop = udp_listen_stop,
