@@ -57,7 +57,11 @@ enum conf_type {
 	CONF_LOG_FORMAT,	/* enum log_format */
 	CONF_NAME,		/* char *, [A-Za-z0-9_.-]{1,64} */
 	CONF_URL,		/* struct url */
-	CONF_MAPPING,		/* nested table; fields in the same struct */
+	CONF_STRING,		/* char *, a path or a name */
+	CONF_CHOICE,		/* int: 1 + index in words; 0 = unset */
+	CONF_CIDRS,		/* sequence of CIDR:ports -> allow list */
+	CONF_HOSTPORT,		/* "host:port" -> struct url */
+	CONF_MAPPING,		/* nested table; fields at base + off */
 	CONF_SERVICES		/* sequence of service mappings */
 };
 
@@ -77,7 +81,8 @@ struct conf_key {
 	size_t		 off;		/* of the field in the target struct */
 	const struct conf_key *sub;	/* CONF_MAPPING: its keys */
 	size_t		 nsub;
-	const char	*choices;	/* CONF_LOG_*: for messages */
+	const char	*choices;	/* CONF_LOG_*, CONF_CHOICE: for messages */
+	const char *const *words;	/* CONF_CHOICE: accepted words */
 	const char	*help;
 };
 
@@ -115,6 +120,65 @@ static const struct conf_key log_keys[LOGK_NKEYS] = {
 	}
 };
 
+static const char *const client_auth_words[] = {
+	"required", "optional", "none", NULL
+};
+static const char *const tls_version_words[] = { "1.2", "1.3", NULL };
+
+enum {
+	TLSK_CERT,
+	TLSK_KEY,
+	TLSK_CA,
+	TLSK_CLIENT_AUTH,
+	TLSK_VERIFY_NAME,
+	TLSK_MIN_VERSION,
+	TLSK_NKEYS
+};
+static const struct conf_key tls_keys[TLSK_NKEYS] = {
+	[TLSK_CERT] = {
+		.name = "cert",
+		.type = CONF_STRING,
+		.off = offsetof(struct tls_conf, cert),
+		.help = "PEM certificate file (with its chain)."
+	},
+	[TLSK_KEY] = {
+		.name = "key",
+		.type = CONF_STRING,
+		.off = offsetof(struct tls_conf, key),
+		.help = "PEM private key file of the certificate."
+	},
+	[TLSK_CA] = {
+		.name = "ca",
+		.type = CONF_STRING,
+		.off = offsetof(struct tls_conf, ca),
+		.help = "PEM CA file; peers must present a certificate it "
+		    "signed."
+	},
+	[TLSK_CLIENT_AUTH] = {
+		.name = "client_auth",
+		.type = CONF_CHOICE,
+		.off = offsetof(struct tls_conf, client_auth),
+		.words = client_auth_words,
+		.choices = "required, optional or none",
+		.help = "Servers: whether clients must present a certificate."
+	},
+	[TLSK_VERIFY_NAME] = {
+		.name = "verify_name",
+		.type = CONF_STRING,
+		.off = offsetof(struct tls_conf, verify_name),
+		.help = "Clients: name expected in the server certificate, "
+		    "sent as SNI; default godoxy.agent."
+	},
+	[TLSK_MIN_VERSION] = {
+		.name = "min_version",
+		.type = CONF_CHOICE,
+		.off = offsetof(struct tls_conf, min_version),
+		.words = tls_version_words,
+		.choices = "1.2 or 1.3",
+		.help = "Oldest TLS version accepted; default 1.2."
+	}
+};
+
 enum {
 	SVC_NAME,
 	SVC_LISTEN,
@@ -123,6 +187,12 @@ enum {
 	SVC_CONNECT_TIMEOUT,
 	SVC_MAX_FLOWS,
 	SVC_BUFFER,
+	SVC_HEADER_TIMEOUT,
+	SVC_HANDSHAKE_TIMEOUT,
+	SVC_TLS,
+	SVC_ALLOW,
+	SVC_FALLBACK,
+	SVC_DESTINATION,
 	SVC_NKEYS
 };
 static const struct conf_key service_keys[SVC_NKEYS] = {
@@ -186,6 +256,53 @@ static const struct conf_key service_keys[SVC_NKEYS] = {
 		.dflt = 256 * KIB,
 		.off = offsetof(struct service_conf, buffer),
 		.help = "Bytes queued per direction before reads pause."
+	},
+	[SVC_HEADER_TIMEOUT] = {
+		.name = "header_timeout",
+		.type = CONF_DURATION,
+		.min = 100,
+		.max = 5 * MS_MIN,
+		.dflt = 10 * MS_SEC,
+		.off = offsetof(struct service_conf, header_timeout),
+		.help = "Tunnel servers: close a tunnel whose request header "
+		    "has not arrived by then."
+	},
+	[SVC_HANDSHAKE_TIMEOUT] = {
+		.name = "handshake_timeout",
+		.type = CONF_DURATION,
+		.min = 100,
+		.max = 5 * MS_MIN,
+		.dflt = 10 * MS_SEC,
+		.off = offsetof(struct service_conf, handshake_timeout),
+		.help = "Close a TLS or DTLS peer whose handshake takes longer."
+	},
+	[SVC_TLS] = {
+		.name = "tls",
+		.type = CONF_MAPPING,
+		.off = offsetof(struct service_conf, tls),
+		.sub = tls_keys,
+		.nsub = NITEMS(tls_keys),
+		.help = "TLS settings over the global tls ones."
+	},
+	[SVC_ALLOW] = {
+		.name = "allow",
+		.type = CONF_CIDRS,
+		.off = offsetof(struct service_conf, allow),
+		.help = "Tunnel servers: destinations (CIDR[:port[-port]]) "
+		    "flows may reach; default: all, with a warning."
+	},
+	[SVC_FALLBACK] = {
+		.name = "fallback",
+		.type = CONF_URL,
+		.off = offsetof(struct service_conf, fallback),
+		.help = "tls-stream servers: where connections that negotiate "
+		    "another ALPN protocol, or none, go."
+	},
+	[SVC_DESTINATION] = {
+		.name = "destination",
+		.type = CONF_HOSTPORT,
+		.off = offsetof(struct service_conf, destination),
+		.help = "Tunnel clients: host:port the tunnel server dials."
 	}
 };
 
@@ -194,6 +311,7 @@ enum {
 	GLB_LOG,
 	GLB_MAX_FLOWS,
 	GLB_DRAIN_TIMEOUT,
+	GLB_TLS,
 	GLB_SERVICES,
 	GLB_NKEYS
 };
@@ -233,6 +351,14 @@ static const struct conf_key global_keys[GLB_NKEYS] = {
 		.off = offsetof(struct config, drain_timeout),
 		.help = "On shutdown, wait this long for flows to finish."
 	},
+	[GLB_TLS] = {
+		.name = "tls",
+		.type = CONF_MAPPING,
+		.off = offsetof(struct config, tls),
+		.sub = tls_keys,
+		.nsub = NITEMS(tls_keys),
+		.help = "TLS defaults for every service."
+	},
 	[GLB_SERVICES] = {
 		.name = "services",
 		.type = CONF_SERVICES,
@@ -266,11 +392,19 @@ struct conf_parse {
 	size_t		 msgsize;
 };
 
+/*
+ * The built-in configuration: loopback only.  @STATE@ is replaced by the
+ * state directory, where a development CA and certificates are made on
+ * first use.
+ */
 const char config_default_yaml[] =
     "# flowgate built-in default: loopback only; try\n"
     "#   echo hello | socat - UDP:127.0.0.1:7000\n"
     "#   echo hello | socat - TCP:127.0.0.1:7001\n"
+    "#   echo hello | socat - TCP:127.0.0.1:7002   (through TLS)\n"
     "workers: 1\n"
+    "tls:\n"
+    "  ca: \"@STATE@/ca.crt\"\n"
     "services:\n"
     "  - name: udp-demo\n"
     "    listen: udp://127.0.0.1:7000\n"
@@ -278,12 +412,59 @@ const char config_default_yaml[] =
     "  - name: tcp-demo\n"
     "    listen: tcp://127.0.0.1:7001\n"
     "    forward: tcp://127.0.0.1:7008\n"
+    "  - name: tls-demo\n"
+    "    listen: tcp://127.0.0.1:7002\n"
+    "    forward: tls-stream://127.0.0.1:8890\n"
+    "    destination: 127.0.0.1:7008\n"
+    "    tls:\n"
+    "      cert: \"@STATE@/client.crt\"\n"
+    "      key: \"@STATE@/client.key\"\n"
+    "  - name: agent\n"
+    "    listen: tls-stream://127.0.0.1:8890\n"
+    "    allow: [127.0.0.0/8]\n"
+    "    tls:\n"
+    "      cert: \"@STATE@/server.crt\"\n"
+    "      key: \"@STATE@/server.key\"\n"
     "  - name: udp-echo\n"
     "    listen: udp://127.0.0.1:7007\n"
     "    forward: echo://\n"
     "  - name: tcp-echo\n"
     "    listen: tcp://127.0.0.1:7008\n"
     "    forward: echo://\n";
+
+/*
+ * The built-in configuration with @STATE@ replaced by dir, escaped for the
+ * double-quoted scalars it stands in.  The caller frees the result.
+ */
+char *
+config_default_render(const char *dir)
+{
+	const char	*t = config_default_yaml, *at;
+	char		*out, *q;
+	size_t		 n, len, dlen, qlen;
+
+	dlen = strlen(dir);
+	q = xcalloc(2 * dlen + 1, 1);
+	for (n = 0, qlen = 0; n < dlen; n++) {
+		if (dir[n] == '"' || dir[n] == '\\')
+			q[qlen++] = '\\';
+		q[qlen++] = dir[n];
+	}
+	n = 0;
+	for (at = t; (at = strstr(at, "@STATE@")) != NULL; at += 7)
+		n++;
+	out = xcalloc(strlen(t) + n * qlen + 1, 1);
+	for (len = 0; *t != '\0';) {
+		if (strncmp(t, "@STATE@", 7) == 0) {
+			memcpy(out + len, q, qlen);
+			len += qlen;
+			t += 7;
+		} else
+			out[len++] = *t++;
+	}
+	free(q);
+	return (out);
+}
 
 static void	 conf_mapping(struct conf_parse *, yaml_node_t *, const char *,
 		    const struct conf_key *, size_t, void *,
@@ -502,10 +683,16 @@ conf_defaults(const struct conf_key *keys, size_t nkeys, void *base)
 			*(enum log_format *)field = (enum log_format)k->dflt;
 			break;
 		case CONF_MAPPING:
-			conf_defaults(k->sub, k->nsub, base);
+			conf_defaults(k->sub, k->nsub, field);
+			break;
+		case CONF_CHOICE:
+			*(int *)field = (int)k->dflt;
 			break;
 		case CONF_NAME:
 		case CONF_URL:
+		case CONF_STRING:
+		case CONF_CIDRS:
+		case CONF_HOSTPORT:
 		case CONF_SERVICES:
 			break;
 		}
@@ -514,6 +701,79 @@ conf_defaults(const struct conf_key *keys, size_t nkeys, void *base)
 
 static void	 conf_services(struct conf_parse *, yaml_node_t *,
 		    const char *);
+
+/* "host:port" with a bracketed IPv6 host, parsed as a URL's authority. */
+static int
+conf_hostport(struct conf_parse *p, yaml_node_t *value, const char *path,
+    const char *s, struct url *u)
+{
+	const char	*errstr = NULL;
+	char		 buf[600];
+	int		 n;
+
+	n = snprintf(buf, sizeof(buf), "x://%s", s);
+	if (n < 0 || (size_t)n >= sizeof(buf)) {
+		conf_error(p, value, path, "too long");
+		return (-1);
+	}
+	if (url_parse(buf, u, &errstr) == -1) {
+		conf_error(p, value, path, "%s", errstr);
+		return (-1);
+	}
+	if (u->host[0] == '\0' || !u->has_port || u->port == 0 ||
+	    u->path[0] != '\0') {
+		conf_error(p, value, path, "expected host:port with a port "
+		    "from 1 to 65535");
+		return (-1);
+	}
+	return (0);
+}
+
+/* A sequence of CIDR[:port[-port]] entries into sc->allow. */
+static int
+conf_cidrs(struct conf_parse *p, yaml_node_t *seq, const char *path,
+    struct service_conf *sc)
+{
+	yaml_node_item_t	*item;
+	yaml_node_t		*n;
+	const char		*s, *errstr;
+	char			 kp[CONF_MAX_PATH];
+	size_t			 idx, count;
+	int			 bad = 0;
+
+	if (seq->type != YAML_SEQUENCE_NODE) {
+		conf_error(p, seq, path, "expected a sequence, found %s",
+		    conf_node_kind(seq));
+		return (-1);
+	}
+	count = (size_t)(seq->data.sequence.items.top -
+	    seq->data.sequence.items.start);
+	free(sc->allow);
+	sc->allow = count > 0 ? xcalloc(count, sizeof(*sc->allow)) : NULL;
+	sc->nallow = 0;
+	sc->has_allow = 1;
+	idx = 0;
+	for (item = seq->data.sequence.items.start;
+	    item < seq->data.sequence.items.top; item++, idx++) {
+		if (snprintf(kp, sizeof(kp), "%s[%zu]", path, idx) >=
+		    (int)sizeof(kp))
+			fatalx("%s: key path too long", __func__);
+		if ((n = yaml_document_get_node(p->doc, *item)) == NULL)
+			continue;
+		if ((s = conf_scalar(p, n, kp)) == NULL) {
+			bad = 1;
+			continue;
+		}
+		errstr = NULL;
+		if (cidr_parse(s, &sc->allow[sc->nallow], &errstr) == -1) {
+			conf_error(p, n, kp, "%s", errstr);
+			bad = 1;
+			continue;
+		}
+		sc->nallow++;
+	}
+	return (bad ? -1 : 0);
+}
 
 /*
  * Parse one value of key k into its field in base.  Returns 0, or -1 after
@@ -537,8 +797,10 @@ conf_set(struct conf_parse *p, const struct conf_key *k, yaml_node_t *value,
 			    conf_node_kind(value));
 			return (-1);
 		}
-		conf_mapping(p, value, path, k->sub, k->nsub, base, NULL);
+		conf_mapping(p, value, path, k->sub, k->nsub, field, NULL);
 		return (0);
+	case CONF_CIDRS:
+		return (conf_cidrs(p, value, path, (struct service_conf *)base));
 	case CONF_SERVICES:
 		if (value->type != YAML_SEQUENCE_NODE) {
 			conf_error(p, value, path,
@@ -618,7 +880,28 @@ conf_set(struct conf_parse *p, const struct conf_key *k, yaml_node_t *value,
 			return (-1);
 		}
 		break;
+	case CONF_STRING:
+		if (*s == '\0') {
+			conf_error(p, value, path, "empty value");
+			return (-1);
+		}
+		free(*(char **)field);
+		*(char **)field = xstrdup(s);
+		break;
+	case CONF_CHOICE:
+		for (b = 0; k->words[b] != NULL; b++)
+			if (strcmp(s, k->words[b]) == 0)
+				break;
+		if (k->words[b] == NULL) {
+			conf_error(p, value, path, "expected %s", k->choices);
+			return (-1);
+		}
+		*(int *)field = b + 1;
+		break;
+	case CONF_HOSTPORT:
+		return (conf_hostport(p, value, path, s, (struct url *)field));
 	case CONF_MAPPING:
+	case CONF_CIDRS:
 	case CONF_SERVICES:
 		break;
 	}
@@ -747,11 +1030,16 @@ conf_service_check(struct conf_parse *p, struct service_conf *sc,
 	struct conf_seen		*fs = &seen[SVC_FORWARD];
 	const char			*errstr;
 	char				 lkp[CONF_MAX_PATH], fkp[CONF_MAX_PATH];
+	char				 kp[CONF_MAX_PATH];
 	size_t				 before = p->nmsgs;
 
 	conf_keypath(lkp, sizeof(lkp), path, "listen");
 	conf_keypath(fkp, sizeof(fkp), path, "forward");
 	sc->has_forward = fs->key != NULL && fs->ok;
+	sc->has_fallback = seen[SVC_FALLBACK].key != NULL &&
+	    seen[SVC_FALLBACK].ok;
+	sc->has_destination = seen[SVC_DESTINATION].key != NULL &&
+	    seen[SVC_DESTINATION].ok;
 	if (ls->ok)
 		lops = conf_endpoint(p, &sc->listen, ls->value, lkp, 1);
 	if (sc->has_forward)
@@ -768,6 +1056,23 @@ conf_service_check(struct conf_parse *p, struct service_conf *sc,
 	    (lops->flags & fops->flags & (TR_DGRAM | TR_STREAM)) == 0) {
 		conf_error(p, fs->value, fkp,
 		    "%s listen cannot feed %s forward", lops->name, fops->name);
+	}
+	if (lops != NULL && seen[SVC_ALLOW].key != NULL &&
+	    !(lops->flags & TR_TUNNEL)) {
+		conf_keypath(kp, sizeof(kp), path, "allow");
+		conf_error(p, seen[SVC_ALLOW].key, kp, "applies only to a "
+		    "tunnel listener (tls-stream, dtls), not %s", lops->name);
+	}
+	if (fops != NULL && sc->has_destination &&
+	    !(fops->flags & TR_TUNNEL)) {
+		conf_keypath(kp, sizeof(kp), path, "destination");
+		conf_error(p, seen[SVC_DESTINATION].key, kp, "applies only to "
+		    "a tunnel forward (tls-stream, dtls), not %s", fops->name);
+	}
+	if (fops != NULL && (fops->flags & TR_TUNNEL) &&
+	    !sc->has_destination && seen[SVC_DESTINATION].key == NULL) {
+		conf_error(p, map, path, "missing required key "
+		    "\"destination\" (a %s forward needs one)", fops->name);
 	}
 
 	/* The hooks see only services that passed everything above. */
@@ -852,6 +1157,91 @@ conf_services(struct conf_parse *p, yaml_node_t *seq, const char *path)
 	}
 }
 
+/*
+ * A relative file name in the configuration is relative to the directory
+ * of the file that names it.
+ */
+static char *
+conf_path_join(const char *conf_path, const char *name)
+{
+	const char	*slash;
+	char		*out;
+
+	if (name[0] == '/' || conf_path == NULL ||
+	    (slash = strrchr(conf_path, '/')) == NULL)
+		return (xstrdup(name));
+	xasprintf(&out, "%.*s/%s", (int)(slash - conf_path), conf_path, name);
+	return (out);
+}
+
+/* Fill what a service's tls left unset from the global tls, then defaults. */
+static void
+conf_tls_merge(struct tls_conf *t, const struct tls_conf *g,
+    const char *conf_path)
+{
+	char	**f[] = { &t->cert, &t->key, &t->ca };
+	char	*const gf[] = { g->cert, g->key, g->ca };
+	char	*abs;
+	size_t	 i;
+
+	for (i = 0; i < NITEMS(f); i++) {
+		if (*f[i] == NULL && gf[i] != NULL)
+			*f[i] = xstrdup(gf[i]);
+		if (*f[i] != NULL) {
+			abs = conf_path_join(conf_path, *f[i]);
+			free(*f[i]);
+			*f[i] = abs;
+		}
+	}
+	if (t->verify_name == NULL)
+		t->verify_name = xstrdup(g->verify_name != NULL ?
+		    g->verify_name : "godoxy.agent");
+	if (t->client_auth == 0)
+		t->client_auth = g->client_auth != 0 ? g->client_auth :
+		    TLS_AUTH_REQUIRED;
+	if (t->min_version == 0)
+		t->min_version = g->min_version != 0 ? g->min_version :
+		    TLS_V12;
+}
+
+/*
+ * Build the TLS contexts of the services that need one, so that a missing
+ * or broken certificate is a configuration error (also for "check").
+ */
+static void
+conf_tls_build(struct conf_parse *p, struct config *cfg)
+{
+	struct service_conf		*sc;
+	const struct transport_ops	*ops;
+	char				*errstr, kp[CONF_MAX_PATH];
+	size_t				 idx = 0;
+	int				 server;
+
+	TAILQ_FOREACH(sc, &cfg->services, entry) {
+		if (snprintf(kp, sizeof(kp), "services[%zu].tls", idx++) >=
+		    (int)sizeof(kp))
+			fatalx("%s: key path too long", __func__);
+		if (sc->listen_ops != NULL && (sc->listen_ops->flags & TR_TLS)) {
+			ops = sc->listen_ops;
+			server = 1;
+		} else if (sc->forward_ops != NULL &&
+		    (sc->forward_ops->flags & TR_TLS)) {
+			ops = sc->forward_ops;
+			server = 0;
+		} else
+			continue;
+		errstr = NULL;
+		sc->tls_ctx = tls_ctx_new(sc, server,
+		    (ops->flags & TR_DGRAM) && !(ops->flags & TR_STREAM),
+		    &errstr);
+		if (sc->tls_ctx == NULL) {
+			conf_error_at(p, (size_t)sc->line, (size_t)sc->col, kp,
+			    "%s", errstr != NULL ? errstr : "TLS setup failed");
+			free(errstr);
+		}
+	}
+}
+
 /* Resolve the defaults that depend on other keys or on the machine. */
 static void
 conf_resolve(struct config *cfg)
@@ -870,6 +1260,7 @@ conf_resolve(struct config *cfg)
 	TAILQ_FOREACH(sc, &cfg->services, entry) {
 		if (sc->max_flows == 0)
 			sc->max_flows = cfg->max_flows;
+		conf_tls_merge(&sc->tls, &cfg->tls, cfg->path);
 	}
 }
 
@@ -911,6 +1302,16 @@ conf_yaml_error(struct conf_parse *p, yaml_parser_t *parser,
 }
 
 static void
+tls_conf_clear(struct tls_conf *t)
+{
+	free(t->cert);
+	free(t->key);
+	free(t->ca);
+	free(t->verify_name);
+	memset(t, 0, sizeof(*t));
+}
+
+static void
 config_free(struct config *cfg)
 {
 	struct service_conf	*sc, *next;
@@ -919,8 +1320,13 @@ config_free(struct config *cfg)
 		TAILQ_REMOVE(&cfg->services, sc, entry);
 		service_stats_unref(sc->stats);
 		free(sc->name);
+		tls_conf_clear(&sc->tls);
+		free(sc->allow);
+		if (sc->tls_ctx != NULL)
+			tls_ctx_free(sc->tls_ctx);
 		free(sc);
 	}
+	tls_conf_clear(&cfg->tls);
 	free(cfg->path);
 	free(cfg);
 }
@@ -993,6 +1399,9 @@ conf_load(const char *file, const char *yaml, size_t len,
 		goto fail;
 
 	conf_resolve(cfg);
+	conf_tls_build(&p, cfg);
+	if (p.nmsgs != 0)
+		goto fail;
 	return (cfg);
 
 fail:
@@ -1141,6 +1550,14 @@ config_find_service(struct config *cfg, const char *name)
 }
 
 static int
+conf_str_equal(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return (a == b);
+	return (strcmp(a, b) == 0);
+}
+
+static int
 conf_url_equal(const struct url *a, const struct url *b)
 {
 	return (strcmp(a->scheme, b->scheme) == 0 &&
@@ -1165,10 +1582,43 @@ service_conf_equal(const struct service_conf *a, const struct service_conf *b)
 		return (0);
 	if (a->has_forward && !conf_url_equal(&a->forward, &b->forward))
 		return (0);
+	if (a->has_fallback != b->has_fallback || (a->has_fallback &&
+	    !conf_url_equal(&a->fallback, &b->fallback)))
+		return (0);
+	if (a->has_destination != b->has_destination ||
+	    (a->has_destination &&
+	    !conf_url_equal(&a->destination, &b->destination)))
+		return (0);
+	if (a->has_allow != b->has_allow || a->nallow != b->nallow ||
+	    (a->nallow > 0 &&
+	    memcmp(a->allow, b->allow, a->nallow * sizeof(*a->allow)) != 0))
+		return (0);
+	if (!conf_str_equal(a->tls.cert, b->tls.cert) ||
+	    !conf_str_equal(a->tls.key, b->tls.key) ||
+	    !conf_str_equal(a->tls.ca, b->tls.ca) ||
+	    !conf_str_equal(a->tls.verify_name, b->tls.verify_name) ||
+	    a->tls.client_auth != b->tls.client_auth ||
+	    a->tls.min_version != b->tls.min_version)
+		return (0);
 	return (a->listen_ops == b->listen_ops &&
 	    a->forward_ops == b->forward_ops &&
 	    a->idle_timeout == b->idle_timeout &&
 	    a->connect_timeout == b->connect_timeout &&
+	    a->header_timeout == b->header_timeout &&
+	    a->handshake_timeout == b->handshake_timeout &&
 	    a->max_flows == b->max_flows &&
 	    a->buffer == b->buffer);
+}
+
+/*
+ * Whether a reload can hand a's listening sockets to b: the same name and
+ * the same listen endpoint.  Everything else may change under live flows.
+ */
+int
+service_conf_same_listener(const struct service_conf *a,
+    const struct service_conf *b)
+{
+	return (strcmp(a->name, b->name) == 0 &&
+	    a->listen_ops == b->listen_ops &&
+	    conf_url_equal(&a->listen, &b->listen));
 }

@@ -32,7 +32,9 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/dns.h>
 #include <event2/event.h>
+#include <event2/util.h>
 
 #include "flowgate.h"
 
@@ -245,6 +247,8 @@ flow_new(struct service *svc, enum flow_kind kind, const struct sockaddr *sa,
 	f->in.fd = f->out.fd = -1;
 	f->in.ops = svc->conf->listen_ops;
 	f->out.ops = svc->conf->forward_ops;
+	if (f->out.ops == NULL && f->in.ops->egress != NULL)
+		f->out.ops = transport_find(f->in.ops->egress);
 	f->idle.slot = -1;
 	if (salen > sizeof(f->peer))
 		salen = sizeof(f->peer);
@@ -315,6 +319,105 @@ flow_log(struct flow *f, enum log_level lvl, const char *fmt, ...)
 	    (unsigned long long)f->id);
 }
 
+/*
+ * A lookup in progress.  It outlives its flow when the flow closes first:
+ * evdns calls back once more (with EVUTIL_EAI_CANCEL), and that frees it.
+ */
+struct flow_dns {
+	struct evdns_getaddrinfo_request *req;
+	struct flow	*flow;		/* NULL once the flow is gone */
+	flow_resolve_cb	 cb;
+	int		 opening;	/* inside evdns_getaddrinfo() */
+	int		 result;	/* an answer given while opening */
+	struct evutil_addrinfo *ai;
+};
+
+static void
+flow_resolve_deliver(struct flow *f, flow_resolve_cb cb, int result,
+    struct evutil_addrinfo *ai)
+{
+	if (result != 0 || ai == NULL)
+		cb(f, NULL, 0, result != 0 ? result : EVUTIL_EAI_FAIL);
+	else
+		cb(f, ai->ai_addr, (socklen_t)ai->ai_addrlen, 0);
+	if (ai != NULL)
+		evutil_freeaddrinfo(ai);
+}
+
+static void
+flow_resolve_done(int result, struct evutil_addrinfo *ai, void *arg)
+{
+	struct flow_dns	*d = arg;
+	struct flow	*f = d->flow;
+	flow_resolve_cb	 cb = d->cb;
+
+	if (d->opening) {
+		/* Answered at once: flow_resolve() takes it from here. */
+		d->result = result;
+		d->ai = ai;
+		return;
+	}
+	free(d);
+	if (f == NULL) {
+		if (ai != NULL)
+			evutil_freeaddrinfo(ai);
+		return;
+	}
+	f->dns = NULL;
+	flow_resolve_deliver(f, cb, result, ai);
+}
+
+void
+flow_resolve(struct flow *f, const char *host, uint16_t port, int socktype,
+    flow_resolve_cb cb)
+{
+	struct evutil_addrinfo		 hints;
+	struct evdns_getaddrinfo_request *req;
+	struct sockaddr_storage		 ss;
+	struct flow_dns			*d;
+	socklen_t			 len;
+	char				 sport[8];
+
+	if (addr_parse_numeric(host, port, &ss, &len) == 0 && host[0] != '\0') {
+		cb(f, (struct sockaddr *)&ss, len, 0);
+		return;
+	}
+	if ((d = calloc(1, sizeof(*d))) == NULL) {
+		cb(f, NULL, 0, EVUTIL_EAI_MEMORY);
+		return;
+	}
+	d->flow = f;
+	d->cb = cb;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = socktype;
+	snprintf(sport, sizeof(sport), "%u", port);
+	d->opening = 1;
+	req = evdns_getaddrinfo(f->worker->dns, host, sport, &hints,
+	    flow_resolve_done, d);
+	d->opening = 0;
+	if (req != NULL) {
+		d->req = req;
+		f->dns = d;
+		return;
+	}
+	/* NULL: answered already (hosts file, error). */
+	flow_resolve_deliver(f, cb, d->result, d->ai);
+	free(d);
+}
+
+static void
+flow_resolve_cancel(struct flow *f)
+{
+	struct flow_dns	*d = f->dns;
+
+	if (d == NULL)
+		return;
+	f->dns = NULL;
+	d->flow = NULL;
+	evdns_getaddrinfo_cancel(d->req);	/* calls back, which frees d */
+}
+
 static void
 half_close(struct half *h)
 {
@@ -370,6 +473,7 @@ flow_close(struct flow *f, const char *reason)
 	    (unsigned long long)(now_ms() - f->start), reason, err);
 
 	wheel_del(&w->wheel, &f->idle);
+	flow_resolve_cancel(f);
 	half_close(&f->in);
 	half_close(&f->out);
 	if (f->pending != NULL)

@@ -37,6 +37,7 @@
 #include <event2/thread.h>
 
 #include "config.h"
+#include "certs.h"
 #include "flowgate.h"
 
 #define EXIT_CONFIG	1	/* bad configuration or start-up failure */
@@ -48,6 +49,10 @@ usage(void)
 	fprintf(stderr,
 	    "usage: flowgate run [-v] [-c file] [-P portfile]\n"
 	    "       flowgate check [-v] [-c file]\n"
+	    "       flowgate probe [-a ca] [-c cert] [-k key] [-n name] "
+	    "[-t timeout] url\n"
+	    "       flowgate certs [import | export] [-f] [-d dir] [-n name] "
+	    "[-D days]\n"
 	    "       flowgate version\n"
 	    "       flowgate help\n");
 	exit(EXIT_USAGE);
@@ -64,6 +69,13 @@ help(void)
 	    "  check [-v] [-c file]\n"
 	    "      Validate a configuration; print \"configuration OK\" or\n"
 	    "      every error as file:line:col: message.\n"
+	    "  probe [-a ca] [-c cert] [-k key] [-n name] [-t timeout] url\n"
+	    "      GoDoxy stream health check of tls-stream://host:port;\n"
+	    "      exit status 0 when the server accepted it, else 1.\n"
+	    "  certs [-f] [-d dir] [-n name] [-D days]\n"
+	    "      Create a CA, a server and a client certificate (mTLS).\n"
+	    "  certs import [-f] [-d dir]   certs export [-d dir]\n"
+	    "      From and to GoDoxy's AGENT_CA_CERT/AGENT_SSL_CERT.\n"
 	    "  version\n"
 	    "      Print the version.\n\n"
 	    "Packaged configuration: %s/flowgate.yml (read when given "
@@ -86,6 +98,77 @@ url_fmt(const struct url *u, char *buf, size_t len)
 }
 
 /*
+ * Where the built-in configuration keeps its development certificates:
+ * $FLOWGATE_STATE_DIR, else the system state directory for root, else
+ * $XDG_STATE_HOME/flowgate or ~/.local/state/flowgate.
+ */
+static char *
+state_dir(void)
+{
+	const char	*e;
+	char		*dir;
+
+	if ((e = getenv("FLOWGATE_STATE_DIR")) != NULL && *e != '\0')
+		return (xstrdup(e));
+	if (geteuid() == 0)
+		return (xstrdup(FG_STATEDIR));
+	if ((e = getenv("XDG_STATE_HOME")) != NULL && *e == '/') {
+		xasprintf(&dir, "%s/flowgate", e);
+		return (dir);
+	}
+	if ((e = getenv("HOME")) != NULL && *e == '/') {
+		xasprintf(&dir, "%s/.local/state/flowgate", e);
+		return (dir);
+	}
+	return (xstrdup(".flowgate"));
+}
+
+/* mkdir -p, each new level 0700. */
+static int
+mkdir_p(const char *path)
+{
+	char	*p, *s;
+	int	 rc = 0;
+
+	s = xstrdup(path);
+	for (p = s + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(s, 0700) == -1 && errno != EEXIST)
+			rc = -1;
+		*p = '/';
+	}
+	if (mkdir(s, 0700) == -1 && errno != EEXIST)
+		rc = -1;
+	free(s);
+	return (rc);
+}
+
+/*
+ * The built-in configuration with @STATE@ replaced by the state directory
+ * (quoted for YAML), creating the development certificates there on first
+ * use.  NULL when they cannot be made.
+ */
+static char *
+default_yaml(void)
+{
+	char		*dir, *err = NULL, *out;
+
+	dir = state_dir();
+	if (mkdir_p(dir) == -1 || certs_ensure(dir, &err) == -1) {
+		log_error("state directory %s: %s", dir, err != NULL ? err :
+		    strerror(errno));
+		free(err);
+		free(dir);
+		return (NULL);
+	}
+	out = config_default_render(dir);
+	free(dir);
+	return (out);
+}
+
+/*
  * Load path (NULL: the built-in default).  Errors go to the log while
  * running, and bare to stderr for "check", one "file:line:col: ..." each.
  */
@@ -95,13 +178,18 @@ load(const char *path, int bare)
 	struct config_errs	 errs;
 	struct config_err	*e;
 	struct config		*cf;
+	char			*yaml;
 
 	TAILQ_INIT(&errs);
 	if (path != NULL)
 		cf = config_load(path, &errs);
-	else
-		cf = config_load_string("(built-in)", config_default_yaml,
-		    strlen(config_default_yaml), &errs);
+	else {
+		if ((yaml = default_yaml()) == NULL)
+			return (NULL);
+		cf = config_load_string("(built-in)", yaml, strlen(yaml),
+		    &errs);
+		free(yaml);
+	}
 	TAILQ_FOREACH(e, &errs, entry) {
 		if (bare)
 			fprintf(stderr, "%s\n", e->msg);
@@ -220,6 +308,14 @@ log_services(struct config *cf, struct config *old)
 		    sc->listen.scheme, addr_str((struct sockaddr *)&sc->bound,
 		    a, sizeof(a)), sc->has_forward ? url_fmt(&sc->forward,
 		    fwd, sizeof(fwd)) : "-");
+		if ((sc->listen_ops->flags & TR_TUNNEL) && !sc->has_forward &&
+		    !sc->has_allow)
+			log_warnx("service=%s has no allow list: tunnels may "
+			    "reach any destination", sc->name);
+		if ((sc->listen_ops->flags & TR_TLS) &&
+		    sc->tls.client_auth == TLS_AUTH_NONE)
+			log_warnx("service=%s accepts clients without a "
+			    "certificate (tls.client_auth: none)", sc->name);
 	}
 	if (old == NULL)
 		return;
@@ -330,7 +426,9 @@ hint_default(struct config *cf)
 	fprintf(stderr, "flowgate: no -c given: running the built-in "
 	    "configuration (127.0.0.1 only)\n");
 	TAILQ_FOREACH(sc, &cf->services, entry) {
-		if (sc->forward_ops == transport_find("echo"))
+		if (sc->forward_ops == transport_find("echo") ||
+		    (strcmp(sc->listen.scheme, "udp") != 0 &&
+		    strcmp(sc->listen.scheme, "tcp") != 0))
 			continue;
 		fprintf(stderr, "  try: echo hello | socat - %s:%s\n",
 		    strcmp(sc->listen.scheme, "udp") == 0 ? "UDP" : "TCP",
@@ -435,6 +533,10 @@ main(int argc, char *argv[])
 		help();
 		return (0);
 	}
+	if (strcmp(cmd, "certs") == 0)
+		return (certs_main(argc - 1, argv + 1));
+	if (strcmp(cmd, "probe") == 0)
+		return (probe_main(argc - 1, argv + 1));
 	if (strcmp(cmd, "run") != 0 && strcmp(cmd, "check") != 0) {
 		fprintf(stderr, "flowgate: unknown command \"%s\"\n", cmd);
 		usage();

@@ -56,6 +56,8 @@
 #define FG_BATCH		32	/* recvmmsg/sendmmsg batch size */
 
 struct transport_ops;
+struct evconnlistener;
+struct flow_dns;
 struct flow;
 struct half;
 struct service;
@@ -157,6 +159,21 @@ struct service_stats {
 struct service_stats *service_stats_ref(struct service_stats *);
 void		 service_stats_unref(struct service_stats *);
 
+/* TLS and DTLS settings: global defaults, and per service over them. */
+struct tls_conf {
+	char		*cert;		/* PEM certificate (chain) file */
+	char		*key;		/* PEM private key file */
+	char		*ca;		/* CA file: peers must chain to it */
+	int		 client_auth;	/* TLS_AUTH_*; 0 = unset */
+#define TLS_AUTH_REQUIRED	1
+#define TLS_AUTH_OPTIONAL	2
+#define TLS_AUTH_NONE		3
+	char		*verify_name;	/* clients: expected server name, SNI */
+	int		 min_version;	/* TLS_V12 or TLS_V13; 0 = unset */
+#define TLS_V12		1
+#define TLS_V13		2
+};
+
 struct service_conf {
 	TAILQ_ENTRY(service_conf) entry;
 	struct service_stats *stats;	/* never NULL once loaded */
@@ -170,6 +187,17 @@ struct service_conf {
 	uint64_t	 connect_timeout;	/* ms */
 	uint64_t	 max_flows;		/* per service, all workers */
 	uint64_t	 buffer;		/* bytes queued per direction */
+	uint64_t	 header_timeout;	/* ms: tunnel header must arrive */
+	uint64_t	 handshake_timeout;	/* ms: TLS/DTLS handshake */
+	struct tls_conf	 tls;		/* merged with the global tls */
+	struct cidr	*allow;		/* destinations a tunnel may reach */
+	size_t		 nallow;
+	int		 has_allow;	/* "allow" given (may be empty) */
+	struct url	 fallback;	/* tls-stream: other ALPN goes here */
+	int		 has_fallback;
+	struct url	 destination;	/* tunnel clients: the header target */
+	int		 has_destination;
+	void		*tls_ctx;	/* SSL_CTX for the TLS side, or NULL */
 	int		 line;			/* where the entry starts */
 	int		 col;
 	/* Set by the main thread once the listener is bound. */
@@ -187,6 +215,7 @@ struct config {
 	int		 log_syslog;
 	uint64_t	 max_flows;	/* total, all services */
 	uint64_t	 drain_timeout;	/* ms */
+	struct tls_conf	 tls;		/* defaults for every service */
 	struct service_confs services;
 	int		 nservices;
 };
@@ -207,7 +236,27 @@ void		 config_unref(struct config *);
 struct service_conf *config_find_service(struct config *, const char *);
 int		 service_conf_equal(const struct service_conf *,
 		    const struct service_conf *);
+int		 service_conf_same_listener(const struct service_conf *,
+		    const struct service_conf *);
 extern const char config_default_yaml[];
+char		*config_default_render(const char *statedir);
+
+/*
+ * tls.c: OpenSSL contexts for TLS and DTLS, built at config load.
+ */
+void		*tls_ctx_new(const struct service_conf *, int server, int dtls,
+		    char **errstr);
+void		 tls_ctx_free(void *);
+void		 tls_log_errors(enum log_level, const char *, ...)
+		    FG_PRINTF(2, 3);
+int		 tls_errors_string(char *, size_t);
+int		 tls_alpn_is_stream(void *ssl);
+int		 tls_alpn_any(void *ssl);
+void		*tls_client_new(const struct service_conf *);
+
+/* probe.c: the "probe" command. */
+#define CERTS_NAME_DEFAULT	"godoxy.agent"
+int		 probe_main(int, char *[]);
 
 /*
  * transport.c: the registry.  Each src/transports/X.c exports exactly one
@@ -219,6 +268,8 @@ extern const char config_default_yaml[];
 #define TR_FORWARD	0x08	/* usable as a service's forward endpoint */
 #define TR_NEED_FORWARD	0x10	/* as listen: the service needs a forward */
 #define TR_NEED_PORT	0x20	/* URL must carry a port */
+#define TR_TLS		0x40	/* needs a TLS or DTLS context */
+#define TR_TUNNEL	0x80	/* as listen: destinations come per flow */
 
 /* One datagram in a batch: points into a worker buffer, never owned. */
 struct dgram {
@@ -230,6 +281,7 @@ struct transport_ops {
 	const char	*name;		/* URL scheme */
 	int		 flags;		/* TR_* */
 	uint64_t	 idle_default;	/* ms, when the service sets none */
+	const char	*egress;	/* TR_TUNNEL: scheme of per-flow egress */
 
 	/* Config time: extra checks on a service; NULL means none. */
 	int		(*check)(const struct service_conf *, int as_listen,
@@ -266,6 +318,12 @@ struct transport_ops {
 
 const struct transport_ops *transport_find(const char *scheme);
 extern const struct transport_ops *const transports[];
+/* Shared by the transports that accept TCP connections. */
+int		 tcp_listen_socket(const struct service_conf *,
+		    const struct sockaddr *, socklen_t, const char **);
+void		 tcp_accept_error_cb(struct evconnlistener *, void *);
+void		 tcp_listen_close(struct service *);
+void		 tcp_nodelay(int);
 int		 transport_check_hostport(const struct service_conf *, int,
 		    const char **);
 
@@ -341,6 +399,7 @@ struct flow {
 #define FLOW_F_RELAYING	0x08	/* both halves ready */
 	struct evbuffer	*pending;	/* dgram: queued before out is ready */
 	int		 npending;
+	struct flow_dns	*dns;		/* lookup in progress, or NULL */
 	const char	*reason;	/* why it closed: one word */
 	int		 err;		/* errno behind the reason, or 0 */
 };
@@ -367,6 +426,15 @@ int		 flow_dgram_in(struct flow *, struct dgram *, int n);
 int		 flow_dgram_out(struct flow *, struct dgram *, int n);
 void		 flow_log(struct flow *, enum log_level, const char *, ...)
 		    FG_PRINTF(3, 4);
+/*
+ * Resolve host:port for f without blocking; cb gets the first address, or
+ * NULL with a getaddrinfo error.  cb may run before flow_resolve returns,
+ * so call it last.  A flow closed meanwhile is never called back.
+ */
+typedef void	 (*flow_resolve_cb)(struct flow *, const struct sockaddr *,
+		    socklen_t, int);
+void		 flow_resolve(struct flow *, const char *host, uint16_t port,
+		    int socktype, flow_resolve_cb);
 
 /*
  * service.c: one service per worker, built from a service_conf.
@@ -402,6 +470,8 @@ void		 service_adopt(struct service *, struct config *,
 		    struct service_conf *);
 void		 service_unref(struct service *);
 int		 service_admit(struct service *);
+int		 service_allows(const struct service_conf *,
+		    const struct sockaddr *);
 
 /*
  * worker.c: one thread, one event_base, its own listeners and flow table.

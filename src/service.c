@@ -142,3 +142,20 @@ service_admit(struct service *svc)
 		svc->refused_quiet++;
 	return (-1);
 }
+
+/*
+ * Whether a tunnel of sc may reach sa: always without an allow list,
+ * otherwise only an address (and port) that one entry covers.
+ */
+int
+service_allows(const struct service_conf *sc, const struct sockaddr *sa)
+{
+	size_t	i;
+
+	if (!sc->has_allow)
+		return (1);
+	for (i = 0; i < sc->nallow; i++)
+		if (cidr_match(&sc->allow[i], sa))
+			return (1);
+	return (0);
+}

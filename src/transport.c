@@ -26,11 +26,13 @@
 
 extern const struct transport_ops echo_transport;
 extern const struct transport_ops tcp_transport;
+extern const struct transport_ops tls_stream_transport;
 extern const struct transport_ops udp_transport;
 
 const struct transport_ops *const transports[] = {
 	&echo_transport,
 	&tcp_transport,
+	&tls_stream_transport,
 	&udp_transport,
 	NULL
 };

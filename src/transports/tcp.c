@@ -43,8 +43,8 @@
 #define TCP_BACKLOG	1024
 #define TCP_RETRY_MS	1000	/* accept pause after EMFILE */
 
-static int
-tcp_listen_open(const struct service_conf *sc, const struct sockaddr *sa,
+int
+tcp_listen_socket(const struct service_conf *sc, const struct sockaddr *sa,
     socklen_t salen, const char **errstr)
 {
 	int	fd, on = 1;
@@ -78,7 +78,7 @@ fail:
 	return (-1);
 }
 
-static void
+void
 tcp_nodelay(int fd)
 {
 	int	on = 1;
@@ -121,7 +121,7 @@ tcp_retry_cb(evutil_socket_t fd, short ev, void *arg)
 }
 
 /* Out of descriptors: stop accepting for a while (relayd does this). */
-static void
+void
 tcp_accept_error_cb(struct evconnlistener *l, void *arg)
 {
 	struct service	*svc = arg;
@@ -156,8 +156,8 @@ tcp_listen_start(struct service *svc, int fd)
 }
 
 /* Established connections live on without the listener. */
-static void
-tcp_listen_stop(struct service *svc)
+void
+tcp_listen_close(struct service *svc)
 {
 	if (svc->retry_ev != NULL) {
 		event_free(svc->retry_ev);
@@ -219,14 +219,15 @@ tcp_open(struct half *h)
 	tv.tv_sec = (time_t)(ms / 1000);
 	tv.tv_usec = (suseconds_t)((ms % 1000) * 1000);
 	bufferevent_set_timeouts(h->bev, NULL, &tv);
-	if (svc->fwdlen != 0) {
+	if (f->dstlen == 0 && svc->fwdlen != 0) {
 		/* Known now, so a failed connect still logs where it went. */
 		memcpy(&f->dst, &svc->fwd, svc->fwdlen);
 		f->dstlen = svc->fwdlen;
 	}
-	if (svc->fwdlen != 0)
+	/* A tunnel server has set dst from the request already. */
+	if (f->dstlen != 0)
 		return (bufferevent_socket_connect(h->bev,
-		    (struct sockaddr *)&svc->fwd, (int)svc->fwdlen));
+		    (struct sockaddr *)&f->dst, (int)f->dstlen));
 	return (bufferevent_socket_connect_hostname(h->bev, f->worker->dns,
 	    AF_UNSPEC, svc->conf->forward.host, svc->conf->forward.port));
 }
@@ -244,9 +245,9 @@ const struct transport_ops tcp_transport = {
 	    TR_NEED_PORT,
 	.idle_default = 60 * 60 * 1000,
 	.check = transport_check_hostport,
-	.listen_open = tcp_listen_open,
+	.listen_open = tcp_listen_socket,
 	.listen_start = tcp_listen_start,
-	.listen_stop = tcp_listen_stop,
+	.listen_stop = tcp_listen_close,
 	.open = tcp_open,
 	.shutdown_write = tcp_shutdown_write,
 };

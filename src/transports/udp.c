@@ -35,7 +35,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/util.h>
 
@@ -43,15 +42,6 @@
 
 #define UDP_BATCHES	4	/* recvmmsg calls per wakeup, for fairness */
 #define UDP_SOCKBUF	(4 * 1024 * 1024)
-
-/* A DNS lookup in progress for an egress half; outlives a closed flow. */
-struct udp_lookup {
-	struct evdns_getaddrinfo_request *req;
-	struct half	*half;		/* NULL once the flow is gone */
-	int		 opening;	/* inside evdns_getaddrinfo() */
-	int		 result;	/* an answer given while opening */
-	struct evutil_addrinfo *ai;
-};
 
 static void
 udp_sockbufs(int fd)
@@ -313,106 +303,37 @@ udp_out_connect(struct half *h, const struct sockaddr *dst, socklen_t len)
 }
 
 static void
-udp_lookup_cb(int result, struct evutil_addrinfo *ai, void *arg)
+udp_resolved(struct flow *f, const struct sockaddr *sa, socklen_t len,
+    int err)
 {
-	struct udp_lookup	*lk = arg;
-	struct half		*h = lk->half;
-
-	if (lk->opening) {
-		/* Answered at once: udp_open() takes it from here. */
-		lk->result = result;
-		lk->ai = ai;
+	if (sa == NULL) {
+		flow_log(f, LOG_LVL_WARN, "cannot resolve %s: %s",
+		    f->service->conf->forward.host, evutil_gai_strerror(err));
+		flow_close(f, "unresolved");
 		return;
 	}
-	lk->req = NULL;
-	if (h == NULL) {
-		/* The flow closed while we looked. */
-		if (ai != NULL)
-			evutil_freeaddrinfo(ai);
-		free(lk);
-		return;
+	if (udp_out_connect(&f->out, sa, len) == -1 &&
+	    !(f->flags & FLOW_F_CLOSING)) {
+		f->err = errno;
+		flow_close(f, "error");
 	}
-	h->tr_priv = NULL;
-	free(lk);
-	if (result != 0 || ai == NULL) {
-		flow_log(h->flow, LOG_LVL_WARN, "cannot resolve %s: %s",
-		    h->flow->service->conf->forward.host,
-		    evutil_gai_strerror(result));
-		if (ai != NULL)
-			evutil_freeaddrinfo(ai);
-		flow_close(h->flow, "error");
-		return;
-	}
-	if (udp_out_connect(h, ai->ai_addr, (socklen_t)ai->ai_addrlen) == -1 &&
-	    !(h->flow->flags & FLOW_F_CLOSING)) {
-		h->flow->err = errno;
-		flow_close(h->flow, "error");
-	}
-	evutil_freeaddrinfo(ai);
 }
 
 static int
 udp_open(struct half *h)
 {
-	struct service		*svc = h->flow->service;
-	struct evutil_addrinfo	 hints;
-	struct udp_lookup	*lk;
-	struct evdns_getaddrinfo_request *req;
-	struct evutil_addrinfo	*ai;
-	char			 port[8];
-	int			 rc;
+	struct flow	*f = h->flow;
+	struct service	*svc = f->service;
 
+	if (f->dstlen != 0)
+		return (udp_out_connect(h, (struct sockaddr *)&f->dst,
+		    f->dstlen));
 	if (svc->fwdlen != 0)
 		return (udp_out_connect(h, (struct sockaddr *)&svc->fwd,
 		    svc->fwdlen));
-	if ((lk = calloc(1, sizeof(*lk))) == NULL)
-		return (-1);
-	lk->half = h;
-	h->tr_priv = lk;
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_DGRAM;
-	hints.ai_protocol = IPPROTO_UDP;
-	snprintf(port, sizeof(port), "%u", svc->conf->forward.port);
-	lk->opening = 1;
-	req = evdns_getaddrinfo(h->flow->worker->dns,
-	    svc->conf->forward.host, port, &hints, udp_lookup_cb, lk);
-	lk->opening = 0;
-	if (req != NULL) {
-		lk->req = req;
-		return (0);
-	}
-	/* NULL: the callback already ran (hosts file, numeric, error). */
-	ai = lk->ai;
-	h->tr_priv = NULL;
-	if (lk->result != 0 || ai == NULL) {
-		flow_log(h->flow, LOG_LVL_WARN, "cannot resolve %s: %s",
-		    svc->conf->forward.host, evutil_gai_strerror(lk->result));
-		free(lk);
-		if (ai != NULL)
-			evutil_freeaddrinfo(ai);
-		errno = EHOSTUNREACH;
-		return (-1);
-	}
-	free(lk);
-	rc = udp_out_connect(h, ai->ai_addr, (socklen_t)ai->ai_addrlen);
-	evutil_freeaddrinfo(ai);
-	return (rc);
-}
-
-static void
-udp_close(struct half *h)
-{
-	struct udp_lookup	*lk = h->tr_priv;
-
-	if (lk == NULL)
-		return;
-	h->tr_priv = NULL;
-	lk->half = NULL;
-	if (lk->req != NULL)
-		evdns_getaddrinfo_cancel(lk->req);	/* calls back, frees */
-	else
-		free(lk);
+	flow_resolve(f, svc->conf->forward.host, svc->conf->forward.port,
+	    SOCK_DGRAM, udp_resolved);
+	return (0);
 }
 
 static int
@@ -434,5 +355,4 @@ const struct transport_ops udp_transport = {
 	.listen_stop = udp_listen_stop,
 	.open = udp_open,
 	.dgram_send = udp_dgram_send,
-	.close = udp_close,
 };

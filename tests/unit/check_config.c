@@ -29,6 +29,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "certs.h"
 #include "flowgate.h"
 
 #define SNIPPET		"snippet.yml"	/* the name inline snippets get */
@@ -81,6 +82,36 @@ load_good(const char *yaml)
 	    TAILQ_EMPTY(&errs) ? "(no error)" : TAILQ_FIRST(&errs)->msg);
 	ck_assert(TAILQ_EMPTY(&errs));
 	config_errs_free(&errs);
+	return (cfg);
+}
+
+/*
+ * The built-in configuration, rendered for a fresh state directory with
+ * development certificates in it (as "flowgate run" does on first use).
+ */
+static struct config *
+load_default(void)
+{
+	static const char *const files[] = { CERTS_CA_CRT, CERTS_CA_KEY,
+	    CERTS_SERVER_CRT, CERTS_SERVER_KEY, CERTS_CLIENT_CRT,
+	    CERTS_CLIENT_KEY };
+	struct config	*cfg;
+	char		 dir[] = "/tmp/fg-check-config.XXXXXX", path[PATH_MAX];
+	char		*yaml, *err = NULL;
+	size_t		 i;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_msg(certs_generate(dir, CERTS_DEFAULT_NAME, 30, 0,
+	    &err) == 0, "certs: %s", err);
+	yaml = config_default_render(dir);
+	ck_assert_ptr_null(strstr(yaml, "@STATE@"));
+	cfg = load_good(yaml);
+	free(yaml);
+	for (i = 0; i < NITEMS(files); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		(void)unlink(path);
+	}
+	(void)rmdir(dir);
 	return (cfg);
 }
 
@@ -175,15 +206,17 @@ START_TEST(test_config_default_yaml)
 	} want[] = {
 		{ "udp-demo", "udp", 7000, "udp", 7007 },
 		{ "tcp-demo", "tcp", 7001, "tcp", 7008 },
+		{ "tls-demo", "tcp", 7002, "tls-stream", 8890 },
+		{ "agent", "tls-stream", 8890, NULL, 0 },
 		{ "udp-echo", "udp", 7007, "echo", 0 },
 		{ "tcp-echo", "tcp", 7008, "echo", 0 }
 	};
 	size_t			 i = 0;
 
-	cfg = load_good(config_default_yaml);
+	cfg = load_default();
 	ck_assert_ptr_null(cfg->path);
 	ck_assert_uint_eq(cfg->workers, 1);
-	ck_assert_int_eq(cfg->nservices, 4);
+	ck_assert_int_eq(cfg->nservices, 6);
 	TAILQ_FOREACH(sc, &cfg->services, entry) {
 		ck_assert_uint_lt(i, NITEMS(want));
 		ck_assert_str_eq(sc->name, want[i].name);
@@ -192,6 +225,14 @@ START_TEST(test_config_default_yaml)
 		ck_assert_uint_eq(sc->listen.port, want[i].lport);
 		ck_assert_ptr_eq(sc->listen_ops,
 		    transport_find(want[i].listen));
+		if (want[i].forward == NULL) {
+			/* A tunnel server: destinations from the header. */
+			ck_assert_int_eq(sc->has_forward, 0);
+			ck_assert_int_eq(sc->has_allow, 1);
+			ck_assert_ptr_nonnull(sc->tls_ctx);
+			i++;
+			continue;
+		}
 		ck_assert_int_eq(sc->has_forward, 1);
 		ck_assert_str_eq(sc->forward.scheme, want[i].forward);
 		ck_assert_uint_eq(sc->forward.port, want[i].fport);
@@ -968,7 +1009,7 @@ START_TEST(test_config_refcount)
 {
 	struct config	*cfg;
 
-	cfg = load_good(config_default_yaml);
+	cfg = load_default();
 	ck_assert_int_eq(cfg->refs, 1);
 	ck_assert_ptr_eq(config_ref(cfg), cfg);
 	ck_assert_int_eq(cfg->refs, 2);
@@ -985,7 +1026,7 @@ START_TEST(test_config_stats_refcount)
 	struct config		*cfg;
 	struct service_stats	*st;
 
-	cfg = load_good(config_default_yaml);
+	cfg = load_default();
 	st = service_stats_ref(config_find_service(cfg, "udp-demo")->stats);
 	ck_assert_int_eq(st->refs, 2);
 	config_unref(cfg);
@@ -1002,11 +1043,11 @@ START_TEST(test_config_find_service)
 	struct config		*cfg;
 	struct service_conf	*sc;
 
-	cfg = load_good(config_default_yaml);
+	cfg = load_default();
 	sc = config_find_service(cfg, "tcp-echo");
 	ck_assert_ptr_nonnull(sc);
 	ck_assert_str_eq(sc->name, "tcp-echo");
-	ck_assert_int_eq(sc->line, 15);
+	ck_assert_int_eq(sc->line, 31);
 	ck_assert_int_eq(sc->col, 5);
 	ck_assert_ptr_null(config_find_service(cfg, "tcp"));
 	ck_assert_ptr_null(config_find_service(cfg, ""));
@@ -1106,7 +1147,7 @@ START_TEST(test_config_equal)
 	}
 
 	/* A different name is a different service. */
-	cfg = load_good(config_default_yaml);
+	cfg = load_default();
 	a = config_find_service(cfg, "udp-echo");
 	other = config_find_service(cfg, "tcp-echo");
 	ck_assert(!service_conf_equal(a, other));

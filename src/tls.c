@@ -1,0 +1,297 @@
+/*
+ * Copyright (c) 2026 The flowgate authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
+
+/*
+ * OpenSSL contexts.  A service that speaks TLS or DTLS gets one SSL_CTX,
+ * built in the main thread when its configuration loads (so "check" finds
+ * a broken certificate, and SIGHUP picks up renewed files) and shared
+ * read-only by the workers; SSL_CTX is reference counted by OpenSSL, so
+ * live connections keep the one they started with.
+ */
+
+#include <sys/types.h>
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "flowgate.h"
+
+/* ALPN of GoDoxy's agent stream, in wire format (length-prefixed). */
+static const unsigned char alpn_stream[] = "\x15godoxy-agent-stream/1";
+#define ALPN_STREAM_LEN	(sizeof(alpn_stream) - 1)
+
+/* Put OpenSSL's error queue into buf, oldest first, and clear it. */
+int
+tls_errors_string(char *buf, size_t len)
+{
+	unsigned long	 e;
+	size_t		 off = 0;
+	int		 n = 0;
+
+	buf[0] = '\0';
+	while ((e = ERR_get_error()) != 0) {
+		if (off + 2 < len) {
+			if (n++ > 0) {
+				buf[off++] = ';';
+				buf[off++] = ' ';
+				buf[off] = '\0';
+			}
+			ERR_error_string_n(e, buf + off, len - off);
+			off += strlen(buf + off);
+		}
+	}
+	return (n);
+}
+
+/* Log msg with the whole OpenSSL error queue, which is then empty. */
+void
+tls_log_errors(enum log_level lvl, const char *fmt, ...)
+{
+	char	msg[512], errs[1024];
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (tls_errors_string(errs, sizeof(errs)) > 0)
+		log_emit(lvl, "%s openssl=\"%s\"", msg, errs);
+	else
+		log_emit(lvl, "%s", msg);
+}
+
+static char *
+tls_err(const char *what, const char *file)
+{
+	char	 errs[1024], *out;
+
+	tls_errors_string(errs, sizeof(errs));
+	xasprintf(&out, "%s%s%s%s%s", what, file != NULL ? " " : "",
+	    file != NULL ? file : "", errs[0] != '\0' ? ": " : "", errs);
+	return (out);
+}
+
+/*
+ * The server's ALPN choice.  Without a fallback only the stream protocol
+ * is acceptable and anything else is refused with no_application_protocol,
+ * as GoDoxy's agent does.  With a fallback, http/1.1 is preferred over the
+ * stream (GoDoxy's server order) and any other offer negotiates nothing,
+ * to be routed to the fallback.
+ */
+static int
+tls_alpn_select_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+    const unsigned char *in, unsigned int inlen, void *arg)
+{
+	const struct service_conf	*sc = arg;
+	unsigned int			 i, n;
+	int				 has_stream = 0, has_http = 0;
+
+	for (i = 0; i < inlen; i += n + 1) {
+		n = in[i];
+		if (i + 1 + n > inlen)
+			break;
+		if (n == ALPN_STREAM_LEN - 1 &&
+		    memcmp(in + i + 1, alpn_stream + 1, n) == 0)
+			has_stream = 1;
+		else if (n == 8 && memcmp(in + i + 1, "http/1.1", 8) == 0) {
+			has_http = 1;
+			*out = in + i + 1;
+			*outlen = 8;
+		}
+	}
+	if (sc->has_fallback) {
+		if (has_http)
+			return (SSL_TLSEXT_ERR_OK);
+		if (!has_stream)
+			return (SSL_TLSEXT_ERR_NOACK);
+	}
+	if (has_stream) {
+		*out = alpn_stream + 1;
+		*outlen = ALPN_STREAM_LEN - 1;
+		return (SSL_TLSEXT_ERR_OK);
+	}
+	return (SSL_TLSEXT_ERR_ALERT_FATAL);
+}
+
+/*
+ * A context for sc: server or client, TLS or DTLS.  Returns NULL with a
+ * malloc'd *errstr naming the file and OpenSSL's reason.
+ */
+void *
+tls_ctx_new(const struct service_conf *sc, int server, int dtls,
+    char **errstr)
+{
+	const struct tls_conf	*t = &sc->tls;
+	SSL_CTX			*ctx;
+	int			 mode;
+
+	ERR_clear_error();
+	if (dtls)
+		ctx = SSL_CTX_new(server ? DTLS_server_method() :
+		    DTLS_client_method());
+	else
+		ctx = SSL_CTX_new(server ? TLS_server_method() :
+		    TLS_client_method());
+	if (ctx == NULL) {
+		*errstr = tls_err("cannot make a TLS context", NULL);
+		return (NULL);
+	}
+	if (dtls) {
+		SSL_CTX_set_min_proto_version(ctx, DTLS1_2_VERSION);
+	} else {
+		SSL_CTX_set_min_proto_version(ctx, t->min_version == TLS_V13 ?
+		    TLS1_3_VERSION : TLS1_2_VERSION);
+	}
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
+	    SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
+	/* Partial writes and moving buffers, as bufferevents need. */
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+
+	if (server && (t->cert == NULL || t->key == NULL)) {
+		xasprintf(errstr, "a %s server needs tls.cert and tls.key",
+		    sc->listen.scheme);
+		goto fail;
+	}
+	if (t->cert != NULL &&
+	    SSL_CTX_use_certificate_chain_file(ctx, t->cert) != 1) {
+		*errstr = tls_err("cannot load certificate", t->cert);
+		goto fail;
+	}
+	if (t->key != NULL &&
+	    SSL_CTX_use_PrivateKey_file(ctx, t->key, SSL_FILETYPE_PEM) != 1) {
+		*errstr = tls_err("cannot load private key", t->key);
+		goto fail;
+	}
+	if (t->cert != NULL && t->key != NULL &&
+	    SSL_CTX_check_private_key(ctx) != 1) {
+		*errstr = tls_err("private key does not match certificate",
+		    t->key);
+		goto fail;
+	}
+	if ((t->cert == NULL) != (t->key == NULL)) {
+		xasprintf(errstr, "tls.cert and tls.key go together");
+		goto fail;
+	}
+
+	if (server) {
+		if (t->client_auth != TLS_AUTH_NONE && t->ca == NULL) {
+			xasprintf(errstr, "client certificates need tls.ca "
+			    "(or tls.client_auth: none)");
+			goto fail;
+		}
+		if (t->client_auth != TLS_AUTH_NONE) {
+			STACK_OF(X509_NAME) *names;
+
+			if (SSL_CTX_load_verify_locations(ctx, t->ca,
+			    NULL) != 1) {
+				*errstr = tls_err("cannot load CA", t->ca);
+				goto fail;
+			}
+			if ((names = SSL_load_client_CA_file(t->ca)) != NULL)
+				SSL_CTX_set_client_CA_list(ctx, names);
+			mode = SSL_VERIFY_PEER;
+			if (t->client_auth == TLS_AUTH_REQUIRED)
+				mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+			SSL_CTX_set_verify(ctx, mode, NULL);
+			/* Client certificates must be fit for clientAuth. */
+			SSL_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT);
+		} else
+			SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+		if (!dtls)
+			SSL_CTX_set_alpn_select_cb(ctx, tls_alpn_select_cb,
+			    (void *)sc);
+		/* One ticket is plenty; the agent protocol has no resumption. */
+		SSL_CTX_set_num_tickets(ctx, 0);
+	} else {
+		if (t->ca == NULL) {
+			xasprintf(errstr, "a %s client needs tls.ca to verify "
+			    "the server", sc->forward.scheme);
+			goto fail;
+		}
+		if (SSL_CTX_load_verify_locations(ctx, t->ca, NULL) != 1) {
+			*errstr = tls_err("cannot load CA", t->ca);
+			goto fail;
+		}
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+		SSL_CTX_set_purpose(ctx, X509_PURPOSE_SSL_SERVER);
+		/* Offer only the stream protocol (GoDoxy picks by its order). */
+		if (!dtls && SSL_CTX_set_alpn_protos(ctx, alpn_stream,
+		    ALPN_STREAM_LEN) != 0) {
+			*errstr = tls_err("cannot set ALPN", NULL);
+			goto fail;
+		}
+	}
+	return (ctx);
+fail:
+	ERR_clear_error();
+	SSL_CTX_free(ctx);
+	return (NULL);
+}
+
+void
+tls_ctx_free(void *ctx)
+{
+	SSL_CTX_free(ctx);
+}
+
+/* Whether ssl negotiated GoDoxy's stream protocol. */
+int
+tls_alpn_is_stream(void *ssl)
+{
+	const unsigned char	*p;
+	unsigned int		 len;
+
+	SSL_get0_alpn_selected(ssl, &p, &len);
+	return (len == ALPN_STREAM_LEN - 1 &&
+	    memcmp(p, alpn_stream + 1, len) == 0);
+}
+
+/* Whether ssl negotiated any ALPN protocol. */
+int
+tls_alpn_any(void *ssl)
+{
+	const unsigned char	*p;
+	unsigned int		 len;
+
+	SSL_get0_alpn_selected(ssl, &p, &len);
+	return (len > 0);
+}
+
+/*
+ * A client SSL for sc: the verify name is checked against the server's
+ * certificate and sent as SNI (unless it is an IP address).
+ */
+void *
+tls_client_new(const struct service_conf *sc)
+{
+	SSL	*ssl;
+
+	if ((ssl = SSL_new(sc->tls_ctx)) == NULL)
+		return (NULL);
+	if (SSL_set1_host(ssl, sc->tls.verify_name) != 1 ||
+	    SSL_set_tlsext_host_name(ssl, sc->tls.verify_name) != 1) {
+		SSL_free(ssl);
+		return (NULL);
+	}
+	return (ssl);
+}
