@@ -37,13 +37,13 @@
  * and portnum is 0, whatever the sender put there: a probe is never dialed.
  */
 struct stream_header {
-	char		 host[SH_HOST_MAX + 1];	/* NUL-terminated, hostlen bytes */
+	char		 host[SH_HOST_MAX + 1];	/* NUL-terminated, hostlen */
 	size_t		 hostlen;
-	char		 port[SH_PORT_MAX + 1];	/* NUL-terminated decimal text */
+	char		 port[SH_PORT_MAX + 1];	/* NUL-terminated decimal */
 	size_t		 portlen;
 	uint16_t	 portnum;	/* parsed port, 0 for a health check */
 	uint8_t		 flag;		/* as received, unknown bits kept */
-#define SH_FLAG_CLOSE_IMMEDIATELY	0x01	/* health probe: close, no dial */
+#define SH_FLAG_CLOSE_IMMEDIATELY	0x01	/* health probe, no dial */
 };
 
 /*
