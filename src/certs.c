@@ -241,7 +241,8 @@ certs_name_kind(const char *name)
 	alldigit = 1;
 	for (p = name;; p++) {
 		if (*p == '.' || *p == '\0') {
-			if (p == label || (size_t)(p - label) > CERTS_LABEL_MAX ||
+			if (p == label ||
+			    (size_t)(p - label) > CERTS_LABEL_MAX ||
 			    *label == '-' || p[-1] == '-')
 				return (-1);
 			if (*p == '\0')
@@ -554,9 +555,11 @@ certs_write_file(const char *dir, const struct certs_file *f, int force,
 	if (force) {
 		xasprintf(&tmp, "%s/.%s.XXXXXX", dir, f->name);
 		fd = mkostemp(tmp, O_CLOEXEC);
-	} else
+	} else {
+		/* Created no wider than 0600; fchmod widens a cert below. */
 		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
 		    f->mode & CERTS_KEY_MODE);
+	}
 	if (fd == -1) {
 		if (!force && errno == EEXIST)
 			certs_fail(errstr, 0, "%s exists; use -f to replace",
@@ -1183,7 +1186,8 @@ certs_main(int argc, char *argv[])
 		    argv[optind]);
 		return (certs_usage());
 	}
-	if (cmd == CERTS_CMD_GENERATE && certs_check_name(name, &errstr) == -1) {
+	if (cmd == CERTS_CMD_GENERATE &&
+	    certs_check_name(name, &errstr) == -1) {
 		fprintf(stderr, "flowgate certs: -n: %s\n", errstr);
 		free(errstr);
 		return (certs_usage());
