@@ -26,12 +26,15 @@
 #include <sys/socket.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/util.h>
@@ -421,19 +424,33 @@ flow_resolve_cancel(struct flow *f)
 static void
 half_close(struct half *h)
 {
+	SSL	*ssl = h->ssl;
+
 	if (h->ops != NULL && h->ops->close != NULL)
 		h->ops->close(h);
-	if (h->bev != NULL) {
-		bufferevent_free(h->bev);
-		h->bev = NULL;
-	}
-	if (h->ev != NULL) {
+	if (h->ev != NULL)
 		event_free(h->ev);
-		h->ev = NULL;
+	if (h->wev != NULL)
+		event_free(h->wev);
+	if (h->tev != NULL)
+		event_free(h->tev);
+	h->ev = h->wev = h->tev = NULL;
+	if (ssl != NULL) {
+		/* Every TLS session that got going ends with close_notify. */
+		if (SSL_is_init_finished(ssl) &&
+		    !(SSL_get_shutdown(ssl) & SSL_SENT_SHUTDOWN))
+			(void)SSL_shutdown(ssl);
+		ERR_clear_error();
+		SSL_free(ssl);
+		h->ssl = NULL;
 	}
 	if (h->fd != -1) {
 		close(h->fd);
 		h->fd = -1;
+	}
+	if (h->outq != NULL) {
+		evbuffer_free(h->outq);
+		h->outq = NULL;
 	}
 }
 
@@ -599,146 +616,379 @@ flow_dgram_flush(struct flow *f)
 }
 
 /*
- * Streams.  Each half's read callback moves its whole input to the other
- * half's output (no copy).  When the other output passes the service's
- * buffer limit, reading stops until that output drains to half the limit
- * (the write callback fires at the low watermark).  A FIN is passed on once
- * the other side's output is flushed.
+ * Streams.  The relay reads a half into the worker's scratch buffer and
+ * writes it straight to the other half; only what the other half cannot
+ * take now is queued in its outq, and reading stops while that queue is
+ * over the service's buffer limit (it resumes below half of it).  TLS
+ * halves use SSL_read/SSL_write on the same terms.  An EOF is passed on
+ * as shutdown(SHUT_WR), or close_notify, once the queue has drained.
  */
+#define RELAY_CHUNK	(64 * 1024)	/* one read(2) */
+#define RELAY_ROUNDS	16		/* reads per wakeup, for fairness */
+#define TLS_RECORD	16384		/* one SSL_write, one full record */
+
 static struct half *
 half_peer(struct half *h)
 {
 	return (h == &h->flow->in ? &h->flow->out : &h->flow->in);
 }
 
-static void	relay_read_cb(struct bufferevent *, void *);
-static void	relay_write_cb(struct bufferevent *, void *);
-static void	relay_event_cb(struct bufferevent *, short, void *);
+struct evbuffer *
+half_outq(struct half *h)
+{
+	if (h->outq == NULL)
+		h->outq = evbuffer_new();
+	return (h->outq);
+}
 
-/* Both sides saw EOF and both outputs are flushed: the flow is done. */
+/*
+ * Read up to len bytes.  Returns the count, 0 at EOF (close_notify, or a
+ * plain FIN), or -1 with errno: EAGAIN when nothing is there now.
+ */
+static ssize_t
+half_read(struct half *h, void *buf, size_t len)
+{
+	size_t	got;
+	int	n, e;
+
+	if (h->ssl == NULL) {
+		do
+			n = (int)read(h->fd, buf, len);
+		while (n == -1 && errno == EINTR);
+		return (n);
+	}
+	h->flags &= ~HALF_RWANTW;
+	/* Several records per call, so the plain side gets large writes. */
+	for (got = 0; got < len; got += (size_t)n) {
+		ERR_clear_error();
+		n = SSL_read(h->ssl, (u_char *)buf + got, (int)(len - got >
+		    INT_MAX ? INT_MAX : len - got));
+		if (n <= 0)
+			break;
+	}
+	if (got > 0) {
+		/* What stopped us is seen again on the next call. */
+		return ((ssize_t)got);
+	}
+	switch ((e = SSL_get_error(h->ssl, n))) {
+	case SSL_ERROR_WANT_WRITE:
+		h->flags |= HALF_RWANTW;
+		event_add(h->wev, NULL);
+		/* FALLTHROUGH */
+	case SSL_ERROR_WANT_READ:
+		errno = EAGAIN;
+		return (-1);
+	case SSL_ERROR_ZERO_RETURN:
+		return (0);
+	case SSL_ERROR_SYSCALL:
+		/* A FIN without close_notify: an end all the same. */
+		if (ERR_peek_error() == 0 && (n == 0 || errno == 0))
+			return (0);
+		if (errno == 0)
+			errno = EPROTO;
+		return (-1);
+	default:
+		tls_log_errors(LOG_LVL_INFO, "tls read failed service=%s "
+		    "flow=%llu", h->flow->service->conf->name,
+		    (unsigned long long)h->flow->id);
+		errno = EPROTO;
+		return (-1);
+	}
+}
+
+/* Write up to len bytes; the count, or -1 with errno (EAGAIN: later). */
+static ssize_t
+half_write(struct half *h, const void *buf, size_t len)
+{
+	int	n, want;
+
+	if (h->ssl == NULL) {
+		do
+			n = (int)write(h->fd, buf, len);
+		while (n == -1 && errno == EINTR);
+		return (n);
+	}
+	/* A write OpenSSL asked to repeat goes again with the same length. */
+	want = (int)(h->ssl_wlen != 0 ? h->ssl_wlen : len > TLS_RECORD ?
+	    TLS_RECORD : len);
+	h->flags &= ~HALF_WWANTR;
+	ERR_clear_error();
+	if ((n = SSL_write(h->ssl, buf, want)) > 0) {
+		h->ssl_wlen = 0;
+		return (n);
+	}
+	switch (SSL_get_error(h->ssl, n)) {
+	case SSL_ERROR_WANT_READ:
+		h->flags |= HALF_WWANTR;
+		/* FALLTHROUGH */
+	case SSL_ERROR_WANT_WRITE:
+		h->ssl_wlen = (size_t)want;
+		errno = EAGAIN;
+		return (-1);
+	default:
+		tls_log_errors(LOG_LVL_INFO, "tls write failed service=%s "
+		    "flow=%llu", h->flow->service->conf->name,
+		    (unsigned long long)h->flow->id);
+		if (errno == 0)
+			errno = EPIPE;
+		return (-1);
+	}
+}
+
+static void
+relay_fail(struct flow *f, int err)
+{
+	f->err = err;
+	if (err == ECONNRESET || err == EPIPE)
+		flow_close(f, "reset");
+	else
+		flow_close(f, "error");
+}
+
+/* Both write sides are shut: the flow is done. */
 static int
 relay_check_done(struct flow *f)
 {
 	if ((f->in.flags & HALF_SHUTWR) && (f->out.flags & HALF_SHUTWR)) {
 		flow_close(f, "closed");
-		return (1);
+		return (-1);
 	}
 	return (0);
 }
 
-/* Shut peer's write side if its source saw EOF and its output is empty. */
+/* Pass an EOF on: TLS sends close_notify, plain TCP a FIN. */
 static int
-relay_try_shutdown(struct half *dst)
+half_shutdown(struct half *h)
 {
-	struct half	*src = half_peer(dst);
-
-	if (!(src->flags & HALF_EOF) || (dst->flags & HALF_SHUTWR))
-		return (0);
-	if (evbuffer_get_length(bufferevent_get_output(dst->bev)) != 0)
-		return (0);
-	dst->flags |= HALF_SHUTWR;
-	if (dst->ops->shutdown_write != NULL)
-		dst->ops->shutdown_write(dst);
-	return (relay_check_done(dst->flow));
+	h->flags &= ~HALF_SHUTPEND;
+	h->flags |= HALF_SHUTWR;
+	if (h->ssl != NULL) {
+		ERR_clear_error();
+		(void)SSL_shutdown(h->ssl);
+		ERR_clear_error();
+	} else if (h->fd != -1)
+		(void)shutdown(h->fd, SHUT_WR);
+	return (relay_check_done(h->flow));
 }
 
 static void
-relay_read_cb(struct bufferevent *bev, void *arg)
+half_resume(struct half *h)
 {
-	struct half	*src = arg, *dst = half_peer(src);
+	if (!(h->flags & HALF_RPAUSED))
+		return;
+	h->flags &= ~HALF_RPAUSED;
+	event_add(h->ev, NULL);
+	/* TLS may hold a decrypted record that no readiness will report. */
+	event_active(h->ev, EV_READ, 0);
+}
+
+/*
+ * Write out h's queue.  Returns -1 when the flow was closed.
+ */
+static int
+relay_flush(struct half *h)
+{
+	struct flow	*f = h->flow;
+	struct half	*src = half_peer(h);
+	size_t		 len, chunk;
+	ssize_t		 n;
+	u_char		*p;
+
+	while (h->outq != NULL && (len = evbuffer_get_length(h->outq)) > 0) {
+		if (h->ssl == NULL) {
+			n = evbuffer_write(h->outq, h->fd);
+		} else {
+			chunk = h->ssl_wlen != 0 ? h->ssl_wlen :
+			    len > TLS_RECORD ? TLS_RECORD : len;
+			if ((p = evbuffer_pullup(h->outq,
+			    (ssize_t)chunk)) == NULL) {
+				relay_fail(f, ENOMEM);
+				return (-1);
+			}
+			if ((n = half_write(h, p, chunk)) > 0)
+				evbuffer_drain(h->outq, (size_t)n);
+		}
+		if (n == -1) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			relay_fail(f, errno);
+			return (-1);
+		}
+	}
+	len = h->outq != NULL ? evbuffer_get_length(h->outq) : 0;
+	if (len > 0) {
+		event_add(h->wev, NULL);
+		return (0);
+	}
+	if (!(h->flags & HALF_RWANTW))
+		event_del(h->wev);
+	if (len <= f->service->conf->buffer / 2)
+		half_resume(src);
+	if (h->flags & HALF_SHUTPEND)
+		return (half_shutdown(h));
+	return (0);
+}
+
+/* src reached EOF: stop reading it and pass the EOF on. */
+static int
+relay_eof(struct half *src, struct half *dst)
+{
+	src->flags |= HALF_EOF;
+	event_del(src->ev);
+	if (dst->flags & HALF_SHUTWR)
+		return (relay_check_done(src->flow));
+	if (dst->outq != NULL && evbuffer_get_length(dst->outq) > 0) {
+		dst->flags |= HALF_SHUTPEND;
+		return (0);
+	}
+	return (half_shutdown(dst));
+}
+
+/*
+ * Move what src has to dst: read, write at once, queue the rest.  Returns
+ * -1 when the flow was closed.
+ */
+static int
+relay_pump(struct half *src)
+{
+	struct half	*dst = half_peer(src);
 	struct flow	*f = src->flow;
-	struct evbuffer	*in, *out;
-	size_t		 len;
+	u_char		*buf = f->worker->rbuf;
+	uint64_t	 limit = f->service->conf->buffer;
+	ssize_t		 n, w;
+	int		 i;
 
-	in = bufferevent_get_input(bev);
-	out = bufferevent_get_output(dst->bev);
-	len = evbuffer_get_length(in);
-	if (len == 0)
-		return;
-	if (dst->flags & HALF_SHUTWR) {
-		/* The peer closed its read side long ago: discard. */
-		evbuffer_drain(in, len);
-		return;
+	for (i = 0; i < RELAY_ROUNDS; i++) {
+		if (src->flags & (HALF_EOF | HALF_RPAUSED))
+			return (0);
+		if (dst->outq != NULL && evbuffer_get_length(dst->outq) >=
+		    limit) {
+			/* Backpressure: relay_flush(dst) resumes us. */
+			src->flags |= HALF_RPAUSED;
+			event_del(src->ev);
+			return (0);
+		}
+		if ((n = half_read(src, buf, RELAY_CHUNK)) == 0)
+			return (relay_eof(src, dst));
+		if (n == -1) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return (0);
+			relay_fail(f, errno);
+			return (-1);
+		}
+		if (src == &f->in) {
+			f->bytes_in += (uint64_t)n;
+			f->pkts_in++;
+		} else {
+			f->bytes_out += (uint64_t)n;
+			f->pkts_out++;
+		}
+		f->last = now_ms();
+		if (dst->flags & HALF_SHUTWR)
+			continue;	/* nowhere to go: discard */
+		w = 0;
+		if (dst->outq == NULL || evbuffer_get_length(dst->outq) == 0) {
+			while (w < n) {
+				ssize_t	k = half_write(dst, buf + w,
+				    (size_t)(n - w));
+
+				if (k == -1) {
+					if (errno == EAGAIN ||
+					    errno == EWOULDBLOCK)
+						break;
+					relay_fail(f, errno);
+					return (-1);
+				}
+				w += k;
+			}
+		}
+		if (w < n) {
+			/* The only copy: what the peer cannot take now. */
+			if (evbuffer_add(half_outq(dst), buf + w,
+			    (size_t)(n - w)) == -1) {
+				relay_fail(f, ENOMEM);
+				return (-1);
+			}
+			event_add(dst->wev, NULL);
+		}
 	}
-	evbuffer_add_buffer(out, in);
-	if (src == &f->in) {
-		f->bytes_in += len;
-		f->pkts_in++;
-	} else {
-		f->bytes_out += len;
-		f->pkts_out++;
-	}
-	f->last = now_ms();
-	if (evbuffer_get_length(out) >= f->service->conf->buffer) {
-		/* Backpressure: resume from dst's write callback. */
-		bufferevent_setwatermark(dst->bev, EV_WRITE,
-		    f->service->conf->buffer / 2, 0);
-		bufferevent_disable(bev, EV_READ);
-	}
+	/* Not done yet: come back after the others had their turn. */
+	event_active(src->ev, EV_READ, 0);
+	return (0);
 }
 
 static void
-relay_write_cb(struct bufferevent *bev, void *arg)
-{
-	struct half	*dst = arg, *src = half_peer(dst);
-
-	if (relay_try_shutdown(dst))
-		return;
-	if (!(src->flags & HALF_EOF) &&
-	    !(bufferevent_get_enabled(src->bev) & EV_READ)) {
-		bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
-		bufferevent_enable(src->bev, EV_READ);
-	}
-}
-
-static void
-relay_event_cb(struct bufferevent *bev, short what, void *arg)
+relay_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct half	*h = arg;
-	struct flow	*f = h->flow;
 
-	if (what & BEV_EVENT_EOF) {
-		/* Move whatever is left, then pass the FIN on. */
-		relay_read_cb(bev, h);
-		h->flags |= HALF_EOF;
-		bufferevent_disable(bev, EV_READ);
-		relay_try_shutdown(half_peer(h));
+	if ((h->flags & HALF_WWANTR) && relay_flush(h) == -1)
 		return;
-	}
-	if (what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
-		f->err = EVUTIL_SOCKET_ERROR();
-		if (what & BEV_EVENT_TIMEOUT) {
-			f->err = 0;
-			flow_close(f, "timeout");
-		} else if (f->err == ECONNRESET || f->err == EPIPE)
-			flow_close(f, "reset");
-		else
-			flow_close(f, "error");
-	}
+	(void)relay_pump(h);
+}
+
+static void
+relay_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct half	*h = arg;
+
+	if (relay_flush(h) == -1)
+		return;
+	if (h->flags & HALF_RWANTW)
+		(void)relay_pump(h);
+}
+
+static int
+relay_events(struct half *h)
+{
+	struct event_base	*base = h->flow->worker->base;
+
+	/* Whatever the transport used during its handshake goes. */
+	if (h->ev != NULL)
+		event_free(h->ev);
+	if (h->wev != NULL)
+		event_free(h->wev);
+	if (h->tev != NULL)
+		event_free(h->tev);
+	h->tev = NULL;
+	h->ev = event_new(base, h->fd, EV_READ | EV_PERSIST, relay_read_cb,
+	    h);
+	h->wev = event_new(base, h->fd, EV_WRITE | EV_PERSIST,
+	    relay_write_cb, h);
+	if (h->ev == NULL || h->wev == NULL || event_add(h->ev, NULL) == -1)
+		return (-1);
+	return (0);
 }
 
 static void
 relay_start(struct flow *f)
 {
-	struct half	*h[2] = { &f->in, &f->out };
-	int		 i;
+	if (relay_events(&f->in) == -1 || relay_events(&f->out) == -1) {
+		relay_fail(f, ENOMEM);
+		return;
+	}
+	/*
+	 * Bytes may wait already: queued by a transport (a tunnel header)
+	 * or held inside TLS (payload that came with the header).
+	 */
+	if (relay_flush(&f->out) == -1 || relay_flush(&f->in) == -1)
+		return;
+	event_active(f->in.ev, EV_READ, 0);
+	event_active(f->out.ev, EV_READ, 0);
+}
 
-	for (i = 0; i < 2; i++) {
-		bufferevent_setcb(h[i]->bev, relay_read_cb, relay_write_cb,
-		    relay_event_cb, h[i]);
-		bufferevent_set_timeouts(h[i]->bev, NULL, NULL);
-		bufferevent_setwatermark(h[i]->bev, EV_READ, 0,
-		    f->service->conf->buffer);
-		bufferevent_enable(h[i]->bev, EV_READ | EV_WRITE);
-	}
-	/* Bytes that arrived during the handshake are already buffered. */
-	for (i = 0; i < 2; i++) {
-		if (evbuffer_get_length(bufferevent_get_input(h[i]->bev)) > 0) {
-			relay_read_cb(h[i]->bev, h[i]);
-			if (f->flags & FLOW_F_CLOSING)
-				return;
-		}
-	}
+/* Arm (or re-arm) h's deadline timer to call cb after ms. */
+void
+half_set_timer(struct half *h, uint64_t ms, event_callback_fn cb)
+{
+	struct timeval	tv;
+
+	if (h->tev != NULL)
+		event_free(h->tev);
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)((ms % 1000) * 1000);
+	if ((h->tev = evtimer_new(h->flow->worker->base, cb, h)) != NULL)
+		evtimer_add(h->tev, &tv);
 }
 
 /* A transport finished its handshake on h; relay once both are ready. */

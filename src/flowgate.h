@@ -30,7 +30,6 @@
 #include <stdint.h>
 
 #include <event2/event.h>
-#include <event2/bufferevent.h>
 
 /* glibc's sys/queue.h lacks the _SAFE iterators. */
 #ifndef TAILQ_FOREACH_SAFE
@@ -253,6 +252,12 @@ int		 tls_errors_string(char *, size_t);
 int		 tls_alpn_is_stream(void *ssl);
 int		 tls_alpn_any(void *ssl);
 void		*tls_client_new(const struct service_conf *);
+void		 tls_handshake(struct half *, int server, uint64_t timeout_ms,
+		    void (*)(struct half *, int));
+#define TLS_HS_OK	1
+#define TLS_HS_FAIL	0
+#define TLS_HS_TIMEOUT	(-1)
+const char	*tls_error_reason(char *, size_t);
 
 /* probe.c: the "probe" command. */
 #define CERTS_NAME_DEFAULT	"godoxy.agent"
@@ -309,9 +314,6 @@ struct transport_ops {
 	/* Datagram flows: send a batch out of this half. */
 	int		(*dgram_send)(struct half *, struct dgram *, int n);
 
-	/* Stream flows: the half's write side is done (pass a FIN on). */
-	void		(*shutdown_write)(struct half *);
-
 	/* Free tr_priv and anything the transport made; nothing else. */
 	void		(*close)(struct half *);
 };
@@ -324,6 +326,8 @@ int		 tcp_listen_socket(const struct service_conf *,
 void		 tcp_accept_error_cb(struct evconnlistener *, void *);
 void		 tcp_listen_close(struct service *);
 void		 tcp_nodelay(int);
+int		 tcp_connect(struct half *, const struct sockaddr *, socklen_t,
+		    uint64_t timeout_ms, void (*)(struct half *, int));
 int		 transport_check_hostport(const struct service_conf *, int,
 		    const char **);
 
@@ -335,18 +339,33 @@ enum flow_kind {
 	FLOW_STREAM
 };
 
-/* One side of a flow: the ingress ("in") or the egress ("out"). */
+/*
+ * One side of a flow: the ingress ("in") or the egress ("out").  A half
+ * owns its socket, its events and, for TLS, its SSL; flow_close() frees
+ * them all.  Stream halves are driven by the core's relay once ready:
+ * plain read(2)/write(2) or SSL_read/SSL_write on fd, with outq holding
+ * what the peer could not take yet.
+ */
 struct half {
 	struct flow	*flow;
 	const struct transport_ops *ops;
-	struct bufferevent *bev;	/* stream halves; owns the fd */
-	int		 fd;		/* datagram halves; -1 when none */
-	struct event	*ev;		/* datagram read event */
+	int		 fd;		/* -1 when none */
+	struct event	*ev;		/* read readiness (or the transport's) */
+	struct event	*wev;		/* write readiness (streams) */
+	struct event	*tev;		/* a deadline: connect, handshake, header */
+	void		*ssl;		/* SSL *, owned; NULL for plain */
+	struct evbuffer	*outq;		/* stream bytes waiting for this half */
+	size_t		 ssl_wlen;	/* an SSL_write to repeat, this long */
+	void		(*io_cb)(struct half *, int);	/* connect, handshake */
 	void		*tr_priv;	/* the transport's, freed by close */
 	int		 flags;
 #define HALF_READY	0x01	/* handshake done; relay may run */
 #define HALF_EOF	0x02	/* read side saw EOF */
 #define HALF_SHUTWR	0x04	/* write side shut down */
+#define HALF_SHUTPEND	0x08	/* shut the write side once outq drains */
+#define HALF_RPAUSED	0x10	/* reading paused: the peer's outq is full */
+#define HALF_RWANTW	0x20	/* SSL_read wants the socket writable */
+#define HALF_WWANTR	0x40	/* SSL_write wants the socket readable */
 };
 
 /* The timer wheel: slots of wheel_tick ms, lazily re-armed on expiry. */
@@ -421,6 +440,9 @@ void		 flow_close(struct flow *, const char *reason);
 void		 flow_touch(struct flow *);
 void		 flow_sweep(struct worker *);
 void		 half_ready(struct half *);
+struct evbuffer	*half_outq(struct half *);
+void		 half_set_timer(struct half *, uint64_t ms,
+		    event_callback_fn);
 void		 flow_open(struct flow *);
 int		 flow_dgram_in(struct flow *, struct dgram *, int n);
 int		 flow_dgram_out(struct flow *, struct dgram *, int n);
@@ -502,7 +524,8 @@ struct worker {
 	uint64_t	 nflows;	/* this worker's live flows */
 	uint64_t	 next_flow_id;
 	/* Scratch for batched datagram I/O; the hot path never mallocs. */
-	u_char		*rbuf;		/* FG_BATCH * FG_MAX_DGRAM */
+	u_char		*rbuf;		/* FG_BATCH * FG_MAX_DGRAM; also the
+					   stream relay's scratch */
 };
 
 int		 worker_start(struct worker *, int idx);

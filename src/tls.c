@@ -34,6 +34,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <event2/event.h>
+
 #include "flowgate.h"
 
 /* ALPN of GoDoxy's agent stream, in wire format (length-prefixed). */
@@ -163,9 +165,19 @@ tls_ctx_new(const struct service_conf *sc, int server, int dtls,
 	}
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
 	    SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
-	/* Partial writes and moving buffers, as bufferevents need. */
+	/* Partial writes, and a repeated SSL_write may come from a moved buffer. */
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
-	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	/*
+	 * Read ahead into a buffer of several records: one read(2) for many
+	 * records instead of two per record.  What it holds past the current
+	 * record no readiness reports, so the relay always reads once after
+	 * being woken for any reason.
+	 */
+	if (!dtls) {
+		SSL_CTX_set_read_ahead(ctx, 1);
+		SSL_CTX_set_default_read_buffer_len(ctx, 64 * 1024);
+	}
 
 	if (server && (t->cert == NULL || t->key == NULL)) {
 		xasprintf(errstr, "a %s server needs tls.cert and tls.key",
@@ -294,4 +306,102 @@ tls_client_new(const struct service_conf *sc)
 		return (NULL);
 	}
 	return (ssl);
+}
+
+/* The first reason in OpenSSL's queue, for a log line; the queue is cleared. */
+const char *
+tls_error_reason(char *buf, size_t len)
+{
+	unsigned long	e;
+
+	buf[0] = '\0';
+	while ((e = ERR_get_error()) != 0) {
+		/* Library 0 or SYS: an errno in disguise; skip it. */
+		if (buf[0] == '\0' && ERR_GET_LIB(e) != ERR_LIB_SYS &&
+		    ERR_GET_LIB(e) != 0)
+			ERR_error_string_n(e, buf, len);
+	}
+	return (buf);
+}
+
+static void	tls_hs_step(struct half *);
+
+static void
+tls_hs_io_cb(evutil_socket_t fd, short what, void *arg)
+{
+	tls_hs_step(arg);
+}
+
+static void
+tls_hs_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct half	*h = arg;
+
+	event_del(h->ev);
+	event_del(h->wev);
+	h->io_cb(h, TLS_HS_TIMEOUT);
+}
+
+/* One step of the handshake; the callback runs when it ends either way. */
+static void
+tls_hs_step(struct half *h)
+{
+	int	r;
+
+	ERR_clear_error();
+	if ((r = SSL_do_handshake(h->ssl)) == 1) {
+		event_del(h->ev);
+		event_del(h->wev);
+		if (h->tev != NULL)
+			evtimer_del(h->tev);
+		h->io_cb(h, TLS_HS_OK);
+		return;
+	}
+	switch (SSL_get_error(h->ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+		event_del(h->wev);
+		event_add(h->ev, NULL);
+		return;
+	case SSL_ERROR_WANT_WRITE:
+		event_del(h->ev);
+		event_add(h->wev, NULL);
+		return;
+	default:
+		/* The caller reads the reason off the error queue. */
+		event_del(h->ev);
+		event_del(h->wev);
+		if (h->tev != NULL)
+			evtimer_del(h->tev);
+		h->io_cb(h, TLS_HS_FAIL);
+	}
+}
+
+/*
+ * Run the TLS handshake of h (its fd and ssl set) within timeout_ms, then
+ * call done with TLS_HS_OK, TLS_HS_FAIL (reason in the OpenSSL error
+ * queue) or TLS_HS_TIMEOUT.  The first step runs from the event loop, so
+ * done never runs inside this call.
+ */
+void
+tls_handshake(struct half *h, int server, uint64_t timeout_ms,
+    void (*done)(struct half *, int))
+{
+	struct event_base	*base = h->flow->worker->base;
+
+	h->io_cb = done;
+	if (server)
+		SSL_set_accept_state(h->ssl);
+	else
+		SSL_set_connect_state(h->ssl);
+	h->ev = event_new(base, h->fd, EV_READ | EV_PERSIST, tls_hs_io_cb, h);
+	h->wev = event_new(base, h->fd, EV_WRITE | EV_PERSIST, tls_hs_io_cb,
+	    h);
+	half_set_timer(h, timeout_ms, tls_hs_timeout_cb);
+	if (h->ev == NULL || h->wev == NULL || h->tev == NULL) {
+		/* Report it from the loop too, through the timer if any. */
+		if (h->tev != NULL)
+			event_active(h->tev, EV_TIMEOUT, 0);
+		return;
+	}
+	event_active(h->ev, EV_READ, 0);
 }

@@ -17,8 +17,8 @@
 
 /*
  * tcp: plain TCP.  As a listener, an evconnlistener per worker on its own
- * SO_REUSEPORT socket; each connection is a flow.  As egress, a socket
- * bufferevent connected with a deadline.  The relay itself is the core's.
+ * SO_REUSEPORT socket; each connection is a flow.  As egress, a
+ * non-blocking connect with a deadline.  The relay itself is the core's.
  */
 
 #include <sys/types.h>
@@ -32,8 +32,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <event2/bufferevent.h>
-#include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <event2/util.h>
@@ -98,15 +96,8 @@ tcp_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 		return;
 	}
 	tcp_nodelay(fd);
-	f->in.bev = bufferevent_socket_new(svc->worker->base, fd,
-	    BEV_OPT_CLOSE_ON_FREE);
-	if (f->in.bev == NULL) {
-		close(fd);
-		flow_close(f, "error");
-		return;
-	}
+	f->in.fd = fd;
 	/* Early bytes wait in the kernel until the egress is ready. */
-	bufferevent_disable(f->in.bev, EV_READ);
 	half_ready(&f->in);
 	flow_open(f);
 }
@@ -172,34 +163,91 @@ tcp_listen_close(struct service *svc)
 }
 
 static void
-tcp_connect_cb(struct bufferevent *bev, short what, void *arg)
+tcp_connect_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct half	*h = arg;
-	struct flow	*f = h->flow;
-	int		 dnserr;
 
-	if (what & BEV_EVENT_CONNECTED) {
-		f->dstlen = sizeof(f->dst);
-		if (getpeername(bufferevent_getfd(bev),
-		    (struct sockaddr *)&f->dst, &f->dstlen) == -1)
-			f->dstlen = 0;
-		tcp_nodelay(bufferevent_getfd(bev));
-		half_ready(h);
+	event_del(h->wev);
+	h->io_cb(h, ETIMEDOUT);
+}
+
+static void
+tcp_connect_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct half	*h = arg;
+	socklen_t	 len = sizeof(int);
+	int		 err = 0;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+		err = errno;
+	event_del(h->wev);
+	if (h->tev != NULL)
+		evtimer_del(h->tev);
+	h->io_cb(h, err);
+}
+
+/*
+ * Connect h to sa without blocking, within timeout_ms; done gets 0 or an
+ * errno (ETIMEDOUT for the deadline), always from the event loop.
+ */
+int
+tcp_connect(struct half *h, const struct sockaddr *sa, socklen_t len,
+    uint64_t timeout_ms, void (*done)(struct half *, int))
+{
+	struct flow	*f = h->flow;
+
+	h->io_cb = done;
+	h->fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
+	if (h->fd == -1)
+		return (-1);
+	tcp_nodelay(h->fd);
+	if (sa != (const struct sockaddr *)&f->dst)
+		memcpy(&f->dst, sa, len);
+	f->dstlen = len;
+	h->wev = event_new(f->worker->base, h->fd, EV_WRITE, tcp_connect_cb,
+	    h);
+	if (h->wev == NULL)
+		return (-1);
+	half_set_timer(h, timeout_ms, tcp_connect_timeout_cb);
+	if (connect(h->fd, sa, len) == 0) {
+		event_active(h->wev, EV_WRITE, 0);
+		return (0);
+	}
+	if (errno != EINPROGRESS)
+		return (-1);
+	return (event_add(h->wev, NULL));
+}
+
+static void
+tcp_connected(struct half *h, int err)
+{
+	struct flow	*f = h->flow;
+
+	if (err != 0) {
+		f->err = err;
+		flow_close(f, err == ECONNREFUSED ? "refused" :
+		    err == ETIMEDOUT ? "timeout" : "error");
 		return;
 	}
-	if (what & BEV_EVENT_TIMEOUT) {
-		flow_close(f, "timeout");
-		return;
-	}
-	if ((dnserr = bufferevent_socket_get_dns_error(bev)) != 0) {
+	half_ready(h);
+}
+
+static void
+tcp_resolved(struct flow *f, const struct sockaddr *sa, socklen_t len,
+    int err)
+{
+	if (sa == NULL) {
 		flow_log(f, LOG_LVL_WARN, "cannot resolve %s: %s",
-		    f->service->conf->forward.host,
-		    evutil_gai_strerror(dnserr));
-		flow_close(f, "error");
+		    f->service->conf->forward.host, evutil_gai_strerror(err));
+		flow_close(f, "unresolved");
 		return;
 	}
-	f->err = EVUTIL_SOCKET_ERROR();
-	flow_close(f, f->err == ECONNREFUSED ? "refused" : "error");
+	if (tcp_connect(&f->out, sa, len, f->service->conf->connect_timeout,
+	    tcp_connected) == -1) {
+		f->err = errno;
+		flow_close(f, errno == ECONNREFUSED ? "refused" : "error");
+	}
 }
 
 static int
@@ -207,36 +255,18 @@ tcp_open(struct half *h)
 {
 	struct flow	*f = h->flow;
 	struct service	*svc = f->service;
-	struct timeval	 tv;
 	uint64_t	 ms = svc->conf->connect_timeout;
 
-	h->bev = bufferevent_socket_new(f->worker->base, -1,
-	    BEV_OPT_CLOSE_ON_FREE);
-	if (h->bev == NULL)
-		return (-1);
-	bufferevent_setcb(h->bev, NULL, NULL, tcp_connect_cb, h);
-	/* A pending connect waits for writability: the write timeout bounds it. */
-	tv.tv_sec = (time_t)(ms / 1000);
-	tv.tv_usec = (suseconds_t)((ms % 1000) * 1000);
-	bufferevent_set_timeouts(h->bev, NULL, &tv);
-	if (f->dstlen == 0 && svc->fwdlen != 0) {
-		/* Known now, so a failed connect still logs where it went. */
-		memcpy(&f->dst, &svc->fwd, svc->fwdlen);
-		f->dstlen = svc->fwdlen;
-	}
 	/* A tunnel server has set dst from the request already. */
 	if (f->dstlen != 0)
-		return (bufferevent_socket_connect(h->bev,
-		    (struct sockaddr *)&f->dst, (int)f->dstlen));
-	return (bufferevent_socket_connect_hostname(h->bev, f->worker->dns,
-	    AF_UNSPEC, svc->conf->forward.host, svc->conf->forward.port));
-}
-
-static void
-tcp_shutdown_write(struct half *h)
-{
-	if (h->bev != NULL)
-		(void)shutdown(bufferevent_getfd(h->bev), SHUT_WR);
+		return (tcp_connect(h, (struct sockaddr *)&f->dst, f->dstlen,
+		    ms, tcp_connected));
+	if (svc->fwdlen != 0)
+		return (tcp_connect(h, (struct sockaddr *)&svc->fwd,
+		    svc->fwdlen, ms, tcp_connected));
+	flow_resolve(f, svc->conf->forward.host, svc->conf->forward.port,
+	    SOCK_STREAM, tcp_resolved);
+	return (0);
 }
 
 const struct transport_ops tcp_transport = {
@@ -249,5 +279,4 @@ const struct transport_ops tcp_transport = {
 	.listen_start = tcp_listen_start,
 	.listen_stop = tcp_listen_close,
 	.open = tcp_open,
-	.shutdown_write = tcp_shutdown_write,
 };

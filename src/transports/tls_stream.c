@@ -22,9 +22,9 @@
  * destination; a health-check header is answered with close_notify.  Other
  * ALPN results go to the service's fallback, if it has one.  As egress
  * (the GoDoxy server side) it connects, checks the server against the CA
- * and verify name, offers only the stream protocol and writes the header
- * for the service's destination.  The relay is the core's; TLS half-close
- * is a close_notify.
+ * and verify name, offers only the stream protocol and queues the header
+ * for the service's destination ahead of the client's bytes.  Once set up,
+ * the core relays with SSL_read/SSL_write; its half-close is close_notify.
  */
 
 #include <sys/types.h>
@@ -40,8 +40,6 @@
 #include <openssl/ssl.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <event2/util.h>
@@ -53,59 +51,29 @@
 struct tls_in {
 	struct sh_reader	 rd;
 	struct stream_header	 hdr;
-	int			 state;
-#define TS_HANDSHAKE	0	/* TLS handshake running */
-#define TS_HEADER	1	/* reading the 275-byte header */
-#define TS_ROUTE	2	/* resolving and connecting the egress */
 	int			 check_allow;	/* header destination, not fallback */
 };
 
 static void
-tls_set_timeout(struct bufferevent *bev, uint64_t ms)
+tls_fail(struct flow *f, int result, const char *phase)
 {
-	struct timeval	tv;
+	char	reason[256];
 
-	tv.tv_sec = (time_t)(ms / 1000);
-	tv.tv_usec = (suseconds_t)((ms % 1000) * 1000);
-	bufferevent_set_timeouts(bev, &tv, &tv);
-}
-
-static SSL *
-tls_ssl(struct half *h)
-{
-	return (h->bev != NULL ? bufferevent_openssl_get_ssl(h->bev) : NULL);
-}
-
-/* Why a TLS bufferevent failed, logged with OpenSSL's queue. */
-static void
-tls_fail(struct half *h, short what, const char *phase)
-{
-	struct flow	*f = h->flow;
-	unsigned long	 e;
-	char		 errs[512];
-	int		 sockerr = EVUTIL_SOCKET_ERROR();
-
-	errs[0] = '\0';
-	while ((e = bufferevent_get_openssl_error(h->bev)) != 0) {
-		/* Library 0 or SYS: an errno in disguise; the socket says. */
-		if (errs[0] == '\0' && ERR_GET_LIB(e) != ERR_LIB_SYS &&
-		    ERR_GET_LIB(e) != 0)
-			ERR_error_string_n(e, errs, sizeof(errs));
-	}
-	if (what & BEV_EVENT_TIMEOUT) {
+	if (result == TLS_HS_TIMEOUT) {
 		flow_log(f, LOG_LVL_INFO, "%s timed out", phase);
 		flow_close(f, "timeout");
-	} else if (what & BEV_EVENT_EOF) {
-		flow_log(f, LOG_LVL_INFO, "peer closed during %s", phase);
-		flow_close(f, "closed");
-	} else if (errs[0] != '\0') {
-		flow_log(f, LOG_LVL_WARN, "%s failed: openssl=\"%s\"", phase,
-		    errs);
-		flow_close(f, "tls");
-	} else {
-		f->err = sockerr;
-		flow_close(f, sockerr == ECONNREFUSED ? "refused" : "error");
+		return;
 	}
+	tls_error_reason(reason, sizeof(reason));
+	if (reason[0] == '\0') {
+		f->err = errno;
+		flow_log(f, LOG_LVL_INFO, "%s failed: connection closed",
+		    phase);
+		flow_close(f, "closed");
+		return;
+	}
+	flow_log(f, LOG_LVL_WARN, "%s failed: openssl=\"%s\"", phase, reason);
+	flow_close(f, "tls");
 }
 
 /*
@@ -137,93 +105,116 @@ tls_in_routed(struct flow *f, const struct sockaddr *sa, socklen_t len,
 	flow_open(f);
 }
 
+/* The header is read straight off TLS, never a byte beyond it. */
 static void
-tls_in_header(struct half *h)
+tls_in_header_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct half	*h = arg;
 	struct flow	*f = h->flow;
 	struct tls_in	*ts = h->tr_priv;
-	struct evbuffer	*in = bufferevent_get_input(h->bev);
-	enum sh_status	 st = SH_MORE;
+	enum sh_status	 st;
 	const char	*errstr = NULL;
-	size_t		 len, used;
-	u_char		*p;
+	uint8_t		 buf[SH_SIZE];
+	size_t		 used;
+	int		 n;
 
-	while (ts->state == TS_HEADER && (len = evbuffer_get_length(in)) > 0) {
-		if (len > SH_SIZE - ts->rd.have)
-			len = SH_SIZE - ts->rd.have;
-		if ((p = evbuffer_pullup(in, (ssize_t)len)) == NULL) {
-			flow_close(f, "error");
+	for (;;) {
+		ERR_clear_error();
+		n = SSL_read(h->ssl, buf, (int)(SH_SIZE - ts->rd.have));
+		if (n <= 0)
+			break;
+		st = sh_reader_feed(&ts->rd, buf, (size_t)n, &used, &ts->hdr,
+		    &errstr);
+		if (st == SH_MORE)
+			continue;
+		if (st == SH_ERROR) {
+			flow_log(f, LOG_LVL_WARN, "bad tunnel header: %s",
+			    errstr);
+			flow_close(f, "header");
 			return;
 		}
-		st = sh_reader_feed(&ts->rd, p, len, &used, &ts->hdr, &errstr);
-		evbuffer_drain(in, used);
-		if (st != SH_MORE)
-			break;
-	}
-	if (st == SH_MORE)
+		/* Done; payload after it stays in TLS for the relay. */
+		event_del(h->ev);
+		event_del(h->wev);
+		evtimer_del(h->tev);
+		if (sh_is_health(&ts->hdr)) {
+			flow_log(f, LOG_LVL_INFO, "health check received");
+			flow_close(f, "health");
+			return;
+		}
+		flow_log(f, LOG_LVL_DEBUG, "tunnel request host=%s port=%u",
+		    ts->hdr.host, ts->hdr.portnum);
+		ts->check_allow = 1;
+		flow_resolve(f, ts->hdr.host, ts->hdr.portnum, SOCK_STREAM,
+		    tls_in_routed);
 		return;
-	if (st == SH_ERROR) {
-		flow_log(f, LOG_LVL_WARN, "bad tunnel header: %s", errstr);
+	}
+	switch (SSL_get_error(h->ssl, n)) {
+	case SSL_ERROR_WANT_READ:
+		event_del(h->wev);
+		event_add(h->ev, NULL);
+		return;
+	case SSL_ERROR_WANT_WRITE:
+		event_add(h->wev, NULL);
+		return;
+	case SSL_ERROR_ZERO_RETURN:
+		flow_log(f, LOG_LVL_WARN, "bad tunnel header: closed after %zu "
+		    "of %d bytes", ts->rd.have, SH_SIZE);
 		flow_close(f, "header");
 		return;
+	default:
+		tls_fail(f, TLS_HS_FAIL, "header read");
 	}
-	/* Payload after the header waits in the buffer for the relay. */
-	ts->state = TS_ROUTE;
-	bufferevent_disable(h->bev, EV_READ);
-	bufferevent_set_timeouts(h->bev, NULL, NULL);
-	if (sh_is_health(&ts->hdr)) {
-		flow_log(f, LOG_LVL_INFO, "health check received");
-		flow_close(f, "health");
-		return;
-	}
-	flow_log(f, LOG_LVL_DEBUG, "tunnel request host=%s port=%u",
-	    ts->hdr.host, ts->hdr.portnum);
-	ts->check_allow = 1;
-	flow_resolve(f, ts->hdr.host, ts->hdr.portnum, SOCK_STREAM,
-	    tls_in_routed);
 }
 
 static void
-tls_in_read_cb(struct bufferevent *bev, void *arg)
+tls_in_header_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct half	*h = arg;
 	struct tls_in	*ts = h->tr_priv;
 
-	if (ts->state == TS_HEADER)
-		tls_in_header(h);
+	flow_log(h->flow, LOG_LVL_WARN, "bad tunnel header: none within %s "
+	    "(%zu of %d bytes)", "header_timeout", ts->rd.have, SH_SIZE);
+	flow_close(h->flow, "timeout");
 }
 
 static void
-tls_in_event_cb(struct bufferevent *bev, short what, void *arg)
+tls_in_handshake_done(struct half *h, int result)
 {
-	struct half		*h = arg;
 	struct flow		*f = h->flow;
-	struct tls_in		*ts = h->tr_priv;
 	const struct service_conf *sc = f->service->conf;
-	SSL			*ssl = tls_ssl(h);
+	struct tls_in		*ts = h->tr_priv;
 
-	if (!(what & BEV_EVENT_CONNECTED)) {
-		tls_fail(h, what, ts->state == TS_HANDSHAKE ? "handshake" :
-		    "header");
+	if (result != TLS_HS_OK) {
+		tls_fail(f, result, "handshake");
 		return;
 	}
 	flow_log(f, LOG_LVL_DEBUG, "tls established version=%s cipher=%s",
-	    SSL_get_version(ssl), SSL_get_cipher_name(ssl));
-	if (tls_alpn_is_stream(ssl)) {
-		ts->state = TS_HEADER;
-		tls_set_timeout(bev, sc->header_timeout);
-		tls_in_header(h);
+	    SSL_get_version(h->ssl), SSL_get_cipher_name(h->ssl));
+	if (tls_alpn_is_stream(h->ssl)) {
+		event_free(h->ev);
+		event_free(h->wev);
+		h->ev = event_new(f->worker->base, h->fd, EV_READ | EV_PERSIST,
+		    tls_in_header_cb, h);
+		h->wev = event_new(f->worker->base, h->fd, EV_WRITE |
+		    EV_PERSIST, tls_in_header_cb, h);
+		half_set_timer(h, sc->header_timeout,
+		    tls_in_header_timeout_cb);
+		if (h->ev == NULL || h->wev == NULL || h->tev == NULL) {
+			flow_close(f, "error");
+			return;
+		}
+		/* The header may have come with the handshake's last flight. */
+		event_active(h->ev, EV_READ, 0);
 		return;
 	}
 	if (!sc->has_fallback) {
 		flow_log(f, LOG_LVL_INFO, "no %s ALPN and no fallback",
-		    tls_alpn_any(ssl) ? "stream" : "usable");
+		    tls_alpn_any(h->ssl) ? "stream" : "usable");
 		flow_close(f, "alpn");
 		return;
 	}
-	ts->state = TS_ROUTE;
-	bufferevent_disable(bev, EV_READ);
-	bufferevent_set_timeouts(bev, NULL, NULL);
+	ts->check_allow = 0;
 	flow_resolve(f, sc->fallback.host, sc->fallback.port, SOCK_STREAM,
 	    tls_in_routed);
 }
@@ -235,17 +226,17 @@ tls_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	struct service	*svc = arg;
 	struct flow	*f;
 	struct tls_in	*ts;
-	SSL		*ssl;
 
 	if ((f = flow_new(svc, FLOW_STREAM, sa, (socklen_t)salen, 0)) == NULL) {
 		close(fd);
 		return;
 	}
 	tcp_nodelay(fd);
+	f->in.fd = fd;
 	if ((ts = calloc(1, sizeof(*ts))) == NULL ||
-	    (ssl = SSL_new(svc->conf->tls_ctx)) == NULL) {
+	    (f->in.ssl = SSL_new(svc->conf->tls_ctx)) == NULL ||
+	    SSL_set_fd(f->in.ssl, fd) != 1) {
 		free(ts);
-		close(fd);
 		tls_log_errors(LOG_LVL_WARN, "service=%s cannot make a TLS "
 		    "session", svc->conf->name);
 		flow_close(f, "error");
@@ -253,21 +244,8 @@ tls_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	}
 	sh_reader_init(&ts->rd);
 	f->in.tr_priv = ts;
-	f->in.bev = bufferevent_openssl_socket_new(svc->worker->base, fd, ssl,
-	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
-	if (f->in.bev == NULL) {
-		SSL_free(ssl);
-		close(fd);
-		flow_close(f, "error");
-		return;
-	}
-	/* A peer that drops TCP without close_notify has still ended. */
-	bufferevent_openssl_set_allow_dirty_shutdown(f->in.bev, 1);
-	bufferevent_setcb(f->in.bev, tls_in_read_cb, NULL, tls_in_event_cb,
-	    &f->in);
-	tls_set_timeout(f->in.bev, svc->conf->handshake_timeout);
-	bufferevent_setwatermark(f->in.bev, EV_READ, 0, svc->conf->buffer);
-	bufferevent_enable(f->in.bev, EV_READ | EV_WRITE);
+	tls_handshake(&f->in, 1, svc->conf->handshake_timeout,
+	    tls_in_handshake_done);
 }
 
 static int
@@ -286,30 +264,23 @@ tls_listen_start(struct service *svc, int fd)
  * Egress.
  */
 static void
-tls_out_event_cb(struct bufferevent *bev, short what, void *arg)
+tls_out_handshake_done(struct half *h, int result)
 {
-	struct half		*h = arg;
 	struct flow		*f = h->flow;
 	const struct service_conf *sc = f->service->conf;
-	SSL			*ssl = tls_ssl(h);
 	uint8_t			 hdr[SH_SIZE];
 	const char		*errstr = NULL;
 	char			 port[8];
 
-	if (!(what & BEV_EVENT_CONNECTED)) {
-		tls_fail(h, what, "connect");
+	if (result != TLS_HS_OK) {
+		tls_fail(f, result, "handshake");
 		return;
 	}
-	if (tls_alpn_any(ssl) && !tls_alpn_is_stream(ssl)) {
+	if (tls_alpn_any(h->ssl) && !tls_alpn_is_stream(h->ssl)) {
 		flow_log(f, LOG_LVL_WARN, "server chose another ALPN protocol");
 		flow_close(f, "alpn");
 		return;
 	}
-	f->dstlen = sizeof(f->dst);
-	if (getpeername(bufferevent_getfd(bev), (struct sockaddr *)&f->dst,
-	    &f->dstlen) == -1)
-		f->dstlen = 0;
-	tcp_nodelay(bufferevent_getfd(bev));
 	snprintf(port, sizeof(port), "%u", sc->destination.port);
 	if (sh_build(sc->destination.host, port, 0, hdr, &errstr) == -1) {
 		flow_log(f, LOG_LVL_WARN, "cannot build header: %s", errstr);
@@ -317,9 +288,56 @@ tls_out_event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	/* The header goes first; the client's bytes follow it. */
-	bufferevent_write(bev, hdr, sizeof(hdr));
-	bufferevent_set_timeouts(bev, NULL, NULL);
+	if (half_outq(h) == NULL ||
+	    evbuffer_add(h->outq, hdr, sizeof(hdr)) == -1) {
+		flow_close(f, "error");
+		return;
+	}
 	half_ready(h);
+}
+
+static void
+tls_out_connected(struct half *h, int err)
+{
+	struct flow	*f = h->flow;
+	uint64_t	 spent = now_ms() - f->start;
+	uint64_t	 left = f->service->conf->connect_timeout;
+
+	if (err != 0) {
+		f->err = err;
+		flow_close(f, err == ECONNREFUSED ? "refused" :
+		    err == ETIMEDOUT ? "timeout" : "error");
+		return;
+	}
+	if ((h->ssl = tls_client_new(f->service->conf)) == NULL ||
+	    SSL_set_fd(h->ssl, h->fd) != 1) {
+		tls_log_errors(LOG_LVL_WARN, "service=%s cannot make a TLS "
+		    "session", f->service->conf->name);
+		flow_close(f, "error");
+		return;
+	}
+	/* One deadline covers the connect and the handshake. */
+	left = spent < left ? left - spent : 1;
+	event_free(h->wev);
+	h->wev = NULL;
+	tls_handshake(h, 0, left, tls_out_handshake_done);
+}
+
+static void
+tls_out_resolved(struct flow *f, const struct sockaddr *sa, socklen_t len,
+    int err)
+{
+	if (sa == NULL) {
+		flow_log(f, LOG_LVL_WARN, "cannot resolve %s: %s",
+		    f->service->conf->forward.host, evutil_gai_strerror(err));
+		flow_close(f, "unresolved");
+		return;
+	}
+	if (tcp_connect(&f->out, sa, len, f->service->conf->connect_timeout,
+	    tls_out_connected) == -1) {
+		f->err = errno;
+		flow_close(f, "error");
+	}
 }
 
 static int
@@ -327,58 +345,21 @@ tls_open(struct half *h)
 {
 	struct flow	*f = h->flow;
 	struct service	*svc = f->service;
-	SSL		*ssl;
-	struct timeval	 tv;
-	uint64_t	 ms = svc->conf->connect_timeout;
 
-	if ((ssl = tls_client_new(svc->conf)) == NULL) {
-		tls_log_errors(LOG_LVL_WARN, "service=%s cannot make a TLS "
-		    "session", svc->conf->name);
-		return (-1);
-	}
-	h->bev = bufferevent_openssl_socket_new(f->worker->base, -1, ssl,
-	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
-	if (h->bev == NULL) {
-		SSL_free(ssl);
-		return (-1);
-	}
-	bufferevent_openssl_set_allow_dirty_shutdown(h->bev, 1);
-	bufferevent_setcb(h->bev, NULL, NULL, tls_out_event_cb, h);
-	/* One deadline for the TCP connect and the TLS handshake. */
-	tv.tv_sec = (time_t)(ms / 1000);
-	tv.tv_usec = (suseconds_t)((ms % 1000) * 1000);
-	bufferevent_set_timeouts(h->bev, &tv, &tv);
-	if (svc->fwdlen != 0) {
-		memcpy(&f->dst, &svc->fwd, svc->fwdlen);
-		f->dstlen = svc->fwdlen;
-		return (bufferevent_socket_connect(h->bev,
-		    (struct sockaddr *)&svc->fwd, (int)svc->fwdlen));
-	}
-	return (bufferevent_socket_connect_hostname(h->bev, f->worker->dns,
-	    AF_UNSPEC, svc->conf->forward.host, svc->conf->forward.port));
+	if (svc->fwdlen != 0)
+		return (tcp_connect(h, (struct sockaddr *)&svc->fwd,
+		    svc->fwdlen, svc->conf->connect_timeout,
+		    tls_out_connected));
+	flow_resolve(f, svc->conf->forward.host, svc->conf->forward.port,
+	    SOCK_STREAM, tls_out_resolved);
+	return (0);
 }
 
-/* TLS half-close: close_notify; the peer may still send until its own. */
-static void
-tls_shutdown_write(struct half *h)
-{
-	SSL	*ssl = tls_ssl(h);
-
-	if (ssl != NULL && SSL_is_init_finished(ssl))
-		(void)SSL_shutdown(ssl);
-}
-
-/* Every tunnel ends with close_notify once its handshake is done. */
 static void
 tls_close(struct half *h)
 {
-	SSL	*ssl = tls_ssl(h);
-
-	if (ssl != NULL && SSL_is_init_finished(ssl) &&
-	    !(SSL_get_shutdown(ssl) & SSL_SENT_SHUTDOWN))
-		(void)SSL_shutdown(ssl);
-	ERR_clear_error();
-	free(h == &h->flow->in ? h->tr_priv : NULL);
+	if (h == &h->flow->in)
+		free(h->tr_priv);
 	h->tr_priv = NULL;
 }
 
@@ -414,6 +395,5 @@ const struct transport_ops tls_stream_transport = {
 	.listen_start = tls_listen_start,
 	.listen_stop = tcp_listen_close,
 	.open = tls_open,
-	.shutdown_write = tls_shutdown_write,
 	.close = tls_close,
 };
