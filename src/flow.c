@@ -235,7 +235,7 @@ flow_new(struct service *svc, enum flow_kind kind, const struct sockaddr *sa,
 	struct worker	*w = svc->worker;
 	struct flow	*f;
 
-	if (service_admit(svc) == -1)
+	if (service_admit(svc, sa) == -1)
 		return (NULL);
 	if ((f = calloc(1, sizeof(*f))) == NULL) {
 		log_warn("flow refused service=%s reason=memory",

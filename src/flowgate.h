@@ -491,7 +491,7 @@ void		 service_stop(struct service *);
 void		 service_adopt(struct service *, struct config *,
 		    struct service_conf *);
 void		 service_unref(struct service *);
-int		 service_admit(struct service *);
+int		 service_admit(struct service *, const struct sockaddr *);
 int		 service_allows(const struct service_conf *,
 		    const struct sockaddr *);
 

@@ -115,10 +115,11 @@ service_unref(struct service *svc)
  * most once a second per service, with the number left unsaid.
  */
 int
-service_admit(struct service *svc)
+service_admit(struct service *svc, const struct sockaddr *peer)
 {
 	struct service_conf	*sc = svc->conf;
 	const char		*why = NULL;
+	char			 a[ADDRSTRLEN];
 	uint64_t		 now;
 
 	if (svc->worker->draining)
@@ -133,8 +134,9 @@ service_admit(struct service *svc)
 	sc->stats->flows_refused++;
 	now = now_ms();
 	if (now - svc->refused_logged >= REFUSE_LOG_MS) {
-		log_warnx("flow refused service=%s reason=limit limit=\"%s\" "
-		    "suppressed=%llu", sc->name, why,
+		log_warnx("flow refused service=%s peer=%s reason=limit "
+		    "limit=\"%s\" suppressed=%llu", sc->name,
+		    addr_str(peer, a, sizeof(a)), why,
 		    (unsigned long long)svc->refused_quiet);
 		svc->refused_logged = now;
 		svc->refused_quiet = 0;
