@@ -1063,6 +1063,18 @@ conf_service_check(struct conf_parse *p, struct service_conf *sc,
 		conf_error(p, seen[SVC_ALLOW].key, kp, "applies only to a "
 		    "tunnel listener (tls-stream, dtls), not %s", lops->name);
 	}
+	if (lops != NULL && seen[SVC_FALLBACK].key != NULL &&
+	    !(lops->flags & TR_FALLBACK)) {
+		conf_keypath(kp, sizeof(kp), path, "fallback");
+		conf_error(p, seen[SVC_FALLBACK].key, kp, "applies only to "
+		    "a tls-stream listener, not %s", lops->name);
+	}
+	if (seen[SVC_DESTINATION].key != NULL && fs->key == NULL) {
+		conf_keypath(kp, sizeof(kp), path, "destination");
+		conf_error(p, seen[SVC_DESTINATION].key, kp, "applies only to "
+		    "a tunnel forward (tls-stream, dtls), and there is no "
+		    "forward");
+	}
 	if (fops != NULL && sc->has_destination &&
 	    !(fops->flags & TR_TUNNEL)) {
 		conf_keypath(kp, sizeof(kp), path, "destination");
@@ -1336,7 +1348,7 @@ config_free(struct config *cfg)
  * one reference, or return NULL with every error appended to errs.
  */
 static struct config *
-conf_load(const char *file, const char *yaml, size_t len,
+conf_load(const char *file, const char *path, const char *yaml, size_t len,
     struct config_errs *errs)
 {
 	struct conf_parse	 p;
@@ -1351,6 +1363,8 @@ conf_load(const char *file, const char *yaml, size_t len,
 	cfg = xcalloc(1, sizeof(*cfg));
 	atomic_init(&cfg->refs, 1);
 	TAILQ_INIT(&cfg->services);
+	if (path != NULL)
+		cfg->path = xstrdup(path);
 	p.cfg = cfg;
 	conf_defaults(global_keys, NITEMS(global_keys), cfg);
 
@@ -1458,10 +1472,8 @@ config_load(const char *path, struct config_errs *errs)
 	}
 	fclose(f);
 
-	cfg = conf_load(path, buf, len, errs);
+	cfg = conf_load(path, path, buf, len, errs);
 	free(buf);
-	if (cfg != NULL)
-		cfg->path = xstrdup(path);
 	return (cfg);
 
 fail_errno:
@@ -1488,7 +1500,8 @@ config_load_string(const char *name, const char *yaml, size_t len,
 		yaml = "";
 		len = 0;
 	}
-	return (conf_load(name != NULL ? name : "(string)", yaml, len, errs));
+	return (conf_load(name != NULL ? name : "(string)", NULL, yaml, len,
+	    errs));
 }
 
 /* Free every error on errs and leave it empty. */

@@ -275,6 +275,7 @@ int		 probe_main(int, char *[]);
 #define TR_NEED_PORT	0x20	/* URL must carry a port */
 #define TR_TLS		0x40	/* needs a TLS or DTLS context */
 #define TR_TUNNEL	0x80	/* as listen: destinations come per flow */
+#define TR_FALLBACK	0x100	/* as listen: takes a fallback endpoint */
 
 /* One datagram in a batch: points into a worker buffer, never owned. */
 struct dgram {

@@ -163,8 +163,13 @@ tls_ctx_new(const struct service_conf *sc, int server, int dtls,
 		SSL_CTX_set_min_proto_version(ctx, t->min_version == TLS_V13 ?
 		    TLS1_3_VERSION : TLS1_2_VERSION);
 	}
+	/*
+	 * A peer that drops TCP without close_notify has ended all the same
+	 * (GoDoxy's side does it); OpenSSL 3 would make that a fatal error.
+	 */
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
-	    SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
+	    SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION |
+	    SSL_OP_IGNORE_UNEXPECTED_EOF);
 	/* Partial writes, and a repeated SSL_write may come from a moved buffer. */
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);

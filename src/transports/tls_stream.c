@@ -387,7 +387,7 @@ tls_check(const struct service_conf *sc, int as_listen, const char **errstr)
 const struct transport_ops tls_stream_transport = {
 	.name = "tls-stream",
 	.flags = TR_STREAM | TR_LISTEN | TR_FORWARD | TR_NEED_PORT | TR_TLS |
-	    TR_TUNNEL,
+	    TR_TUNNEL | TR_FALLBACK,
 	.idle_default = 60 * 60 * 1000,
 	.egress = "tcp",
 	.check = tls_check,

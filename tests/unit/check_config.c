@@ -50,12 +50,16 @@ struct err_case {
 
 #define NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
 
-/* The path of a file under the test data directory. */
+/* The path of a file under the test data directory; absolute as given. */
 static void
 datapath(char *buf, size_t size, const char *file)
 {
 	const char	*dir;
 
+	if (file[0] == '/') {
+		snprintf(buf, size, "%s", file);
+		return;
+	}
 	if ((dir = getenv("FG_TESTDATA")) == NULL || *dir == '\0')
 		dir = "tests/data";
 	snprintf(buf, size, "%s/%s", dir, file);
@@ -85,6 +89,77 @@ load_good(const char *yaml)
 	return (cfg);
 }
 
+/* The files certs_generate() makes, and the config file some tests add. */
+static const char *const certdir_files[] = { CERTS_CA_CRT, CERTS_CA_KEY,
+    CERTS_SERVER_CRT, CERTS_SERVER_KEY, CERTS_CLIENT_CRT, CERTS_CLIENT_KEY,
+    "flowgate.yml", "bad.yml" };
+
+/*
+ * A fresh directory (buf, at least 32 bytes) holding a CA with a server
+ * and a client certificate, as "flowgate certs" makes them.
+ */
+static void
+certdir_new(char *buf, size_t size)
+{
+	char	*err = NULL;
+
+	ck_assert_uint_ge(size, 32);
+	snprintf(buf, size, "/tmp/fg-check-config.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(buf));
+	ck_assert_msg(certs_generate(buf, CERTS_DEFAULT_NAME, 30, 0,
+	    &err) == 0, "certs: %s", err);
+}
+
+static void
+certdir_free(const char *dir)
+{
+	char	path[PATH_MAX];
+	size_t	i;
+
+	for (i = 0; i < NITEMS(certdir_files); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, certdir_files[i]);
+		(void)unlink(path);
+	}
+	(void)rmdir(dir);
+}
+
+/* s with every "@D@" replaced by dir; the caller frees it. */
+static char *
+subst_dir(const char *s, const char *dir)
+{
+	const char	*at;
+	char		*out;
+	size_t		 n = 0, len = 0, dlen = strlen(dir);
+
+	for (at = s; (at = strstr(at, "@D@")) != NULL; at += 3)
+		n++;
+	out = malloc(strlen(s) + n * dlen + 1);
+	ck_assert_ptr_nonnull(out);
+	while (*s != '\0') {
+		if (strncmp(s, "@D@", 3) == 0) {
+			memcpy(out + len, dir, dlen);
+			len += dlen;
+			s += 3;
+		} else
+			out[len++] = *s++;
+	}
+	out[len] = '\0';
+	return (out);
+}
+
+/* Write text to dir/name. */
+static void
+write_file(const char *dir, const char *name, const char *text)
+{
+	char	 path[PATH_MAX];
+	FILE	*fp;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	ck_assert_ptr_nonnull(fp = fopen(path, "w"));
+	ck_assert_int_eq(fputs(text, fp) >= 0, 1);
+	ck_assert_int_eq(fclose(fp), 0);
+}
+
 /*
  * The built-in configuration, rendered for a fresh state directory with
  * development certificates in it (as "flowgate run" does on first use).
@@ -92,26 +167,16 @@ load_good(const char *yaml)
 static struct config *
 load_default(void)
 {
-	static const char *const files[] = { CERTS_CA_CRT, CERTS_CA_KEY,
-	    CERTS_SERVER_CRT, CERTS_SERVER_KEY, CERTS_CLIENT_CRT,
-	    CERTS_CLIENT_KEY };
 	struct config	*cfg;
-	char		 dir[] = "/tmp/fg-check-config.XXXXXX", path[PATH_MAX];
-	char		*yaml, *err = NULL;
-	size_t		 i;
+	char		 dir[64];
+	char		*yaml;
 
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	ck_assert_msg(certs_generate(dir, CERTS_DEFAULT_NAME, 30, 0,
-	    &err) == 0, "certs: %s", err);
+	certdir_new(dir, sizeof(dir));
 	yaml = config_default_render(dir);
 	ck_assert_ptr_null(strstr(yaml, "@STATE@"));
 	cfg = load_good(yaml);
 	free(yaml);
-	for (i = 0; i < NITEMS(files); i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
-		(void)unlink(path);
-	}
-	(void)rmdir(dir);
+	certdir_free(dir);
 	return (cfg);
 }
 
@@ -187,6 +252,29 @@ expect_errors(const struct err_case *cases, size_t n)
 
 	for (i = 0; i < n; i++)
 		expect_error(&cases[i]);
+}
+
+/* As expect_errors, with "@D@" in file, yaml and text standing for dir. */
+static void
+expect_errors_dir(const struct err_case *cases, size_t n, const char *dir)
+{
+	struct err_case	 c;
+	char		*file, *yaml, *text;
+	size_t		 i;
+
+	for (i = 0; i < n; i++) {
+		c = cases[i];
+		file = c.file != NULL ? subst_dir(c.file, dir) : NULL;
+		yaml = c.yaml != NULL ? subst_dir(c.yaml, dir) : NULL;
+		text = subst_dir(c.text, dir);
+		c.file = file;
+		c.yaml = yaml;
+		c.text = text;
+		expect_error(&c);
+		free(file);
+		free(yaml);
+		free(text);
+	}
 }
 
 /*
@@ -415,6 +503,330 @@ START_TEST(test_config_bounds)
 	ck_assert_ptr_nonnull(sc);
 	ck_assert_uint_eq(sc->idle_timeout, 90 * 60 * 1000);
 	config_unref(cfg);
+}
+END_TEST
+
+/*
+ * TLS and tunnel keys: defaults, the global tls under each service's,
+ * relative file names, and the allow, fallback and destination forms.
+ */
+
+/* A tls-stream agent, a client into it and a plain service, all defaults. */
+START_TEST(test_config_tls_defaults)
+{
+	struct config		*cfg;
+	struct service_conf	*sc;
+	char			 dir[64], want[PATH_MAX];
+	char			*yaml;
+
+	certdir_new(dir, sizeof(dir));
+	yaml = subst_dir(
+	    "services:\n"
+	    "  - name: agent\n"
+	    "    listen: tls-stream://127.0.0.1:8890\n"
+	    "    tls: {cert: \"@D@/server.crt\", key: \"@D@/server.key\", "
+	    "ca: \"@D@/ca.crt\"}\n"
+	    "  - name: client\n"
+	    "    listen: tcp://127.0.0.1:2222\n"
+	    "    forward: tls-stream://agent.example:8890\n"
+	    "    destination: 127.0.0.1:22\n"
+	    "    tls: {cert: \"@D@/client.crt\", key: \"@D@/client.key\", "
+	    "ca: \"@D@/ca.crt\"}\n"
+	    "  - name: plain\n"
+	    "    listen: tcp://127.0.0.1:1\n"
+	    "    forward: tcp://127.0.0.1:2\n", dir);
+	cfg = load_good(yaml);
+	free(yaml);
+
+	sc = config_find_service(cfg, "agent");
+	ck_assert_ptr_eq(sc->listen_ops, transport_find("tls-stream"));
+	ck_assert_int_eq(sc->has_forward, 0);
+	ck_assert_ptr_null(sc->forward_ops);
+	snprintf(want, sizeof(want), "%s/server.crt", dir);
+	ck_assert_str_eq(sc->tls.cert, want);
+	ck_assert_int_eq(sc->tls.client_auth, TLS_AUTH_REQUIRED);
+	ck_assert_str_eq(sc->tls.verify_name, "godoxy.agent");
+	ck_assert_int_eq(sc->tls.min_version, TLS_V12);
+	ck_assert_uint_eq(sc->header_timeout, 10000);
+	ck_assert_uint_eq(sc->handshake_timeout, 10000);
+	ck_assert_uint_eq(sc->connect_timeout, 10000);
+	ck_assert_uint_eq(sc->idle_timeout, 0);	/* the transport's */
+	ck_assert_int_eq(sc->has_allow, 0);	/* everything, with a warning */
+	ck_assert_uint_eq(sc->nallow, 0);
+	ck_assert_int_eq(sc->has_fallback, 0);
+	ck_assert_int_eq(sc->has_destination, 0);
+	ck_assert_ptr_nonnull(sc->tls_ctx);
+
+	sc = config_find_service(cfg, "client");
+	ck_assert_ptr_eq(sc->listen_ops, transport_find("tcp"));
+	ck_assert_ptr_eq(sc->forward_ops, transport_find("tls-stream"));
+	ck_assert_str_eq(sc->forward.host, "agent.example");
+	ck_assert_uint_eq(sc->forward.port, 8890);
+	ck_assert_int_eq(sc->has_destination, 1);
+	ck_assert_str_eq(sc->destination.host, "127.0.0.1");
+	ck_assert_uint_eq(sc->destination.port, 22);
+	ck_assert_str_eq(sc->tls.verify_name, "godoxy.agent");
+	ck_assert_int_eq(sc->tls.min_version, TLS_V12);
+	ck_assert_ptr_nonnull(sc->tls_ctx);
+
+	sc = config_find_service(cfg, "plain");
+	ck_assert_ptr_null(sc->tls_ctx);	/* no TLS on either side */
+	ck_assert_ptr_null(sc->tls.cert);
+	ck_assert_uint_eq(sc->header_timeout, 10000);
+	ck_assert_uint_eq(sc->handshake_timeout, 10000);
+	config_unref(cfg);
+	certdir_free(dir);
+}
+END_TEST
+
+/* Each tls key a service leaves out comes from the global tls. */
+START_TEST(test_config_tls_inherit)
+{
+	struct config		*cfg;
+	struct service_conf	*sc;
+	char			 dir[64], crt[PATH_MAX], key[PATH_MAX];
+	char			 ca[PATH_MAX], ccrt[PATH_MAX], ckey[PATH_MAX];
+	char			*yaml;
+
+	certdir_new(dir, sizeof(dir));
+	snprintf(crt, sizeof(crt), "%s/server.crt", dir);
+	snprintf(key, sizeof(key), "%s/server.key", dir);
+	snprintf(ca, sizeof(ca), "%s/ca.crt", dir);
+	snprintf(ccrt, sizeof(ccrt), "%s/client.crt", dir);
+	snprintf(ckey, sizeof(ckey), "%s/client.key", dir);
+	yaml = subst_dir(
+	    "tls:\n"
+	    "  cert: \"@D@/server.crt\"\n"
+	    "  key: \"@D@/server.key\"\n"
+	    "  ca: \"@D@/ca.crt\"\n"
+	    "  client_auth: optional\n"
+	    "  verify_name: agent.example\n"
+	    "  min_version: 1.3\n"
+	    "services:\n"
+	    "  - name: agent\n"
+	    "    listen: tls-stream://127.0.0.1:8890\n"
+	    "  - name: strict\n"
+	    "    listen: tls-stream://127.0.0.1:8891\n"
+	    "    tls: {client_auth: required, min_version: 1.2}\n"
+	    "  - name: open\n"
+	    "    listen: tls-stream://127.0.0.1:8892\n"
+	    "    tls: {client_auth: none}\n"
+	    "  - name: client\n"
+	    "    listen: tcp://127.0.0.1:2222\n"
+	    "    forward: tls-stream://127.0.0.1:8890\n"
+	    "    destination: 127.0.0.1:22\n"
+	    "    tls:\n"
+	    "      cert: \"@D@/client.crt\"\n"
+	    "      key: \"@D@/client.key\"\n"
+	    "      verify_name: godoxy.agent\n", dir);
+	cfg = load_good(yaml);
+	free(yaml);
+
+	/* The global values stay as written. */
+	ck_assert_str_eq(cfg->tls.cert, crt);
+	ck_assert_int_eq(cfg->tls.client_auth, TLS_AUTH_OPTIONAL);
+	ck_assert_int_eq(cfg->tls.min_version, TLS_V13);
+
+	sc = config_find_service(cfg, "agent");
+	ck_assert_str_eq(sc->tls.cert, crt);
+	ck_assert_str_eq(sc->tls.key, key);
+	ck_assert_str_eq(sc->tls.ca, ca);
+	ck_assert_int_eq(sc->tls.client_auth, TLS_AUTH_OPTIONAL);
+	ck_assert_str_eq(sc->tls.verify_name, "agent.example");
+	ck_assert_int_eq(sc->tls.min_version, TLS_V13);
+	ck_assert_ptr_nonnull(sc->tls_ctx);
+
+	sc = config_find_service(cfg, "strict");
+	ck_assert_str_eq(sc->tls.cert, crt);
+	ck_assert_int_eq(sc->tls.client_auth, TLS_AUTH_REQUIRED);
+	ck_assert_int_eq(sc->tls.min_version, TLS_V12);
+
+	sc = config_find_service(cfg, "open");
+	ck_assert_int_eq(sc->tls.client_auth, TLS_AUTH_NONE);
+	ck_assert_int_eq(sc->tls.min_version, TLS_V13);
+
+	sc = config_find_service(cfg, "client");
+	ck_assert_str_eq(sc->tls.cert, ccrt);
+	ck_assert_str_eq(sc->tls.key, ckey);
+	ck_assert_str_eq(sc->tls.ca, ca);
+	ck_assert_str_eq(sc->tls.verify_name, "godoxy.agent");
+	ck_assert_int_eq(sc->tls.min_version, TLS_V13);
+	ck_assert_ptr_nonnull(sc->tls_ctx);
+
+	/* A different tls setting makes a different service. */
+	ck_assert(!service_conf_equal(config_find_service(cfg, "agent"),
+	    config_find_service(cfg, "strict")));
+	config_unref(cfg);
+	certdir_free(dir);
+}
+END_TEST
+
+/*
+ * Relative file names, in the global tls and a service's, are relative to
+ * the directory of the file that names them, not to the working
+ * directory.  A missing one is reported by its full name.
+ */
+static const struct err_case relative_cases[] = {
+	{ "@D@/bad.yml", NULL, 2, 5, "services[0].tls",
+	    "cannot load certificate @D@/missing.crt" },
+	{ "@D@/bad.yml", NULL, 5, 5, "services[1].tls",
+	    "cannot load certificate /nonexistent/server.crt" }
+};
+
+START_TEST(test_config_tls_relative)
+{
+	struct config		*cfg;
+	struct config_errs	 errs;
+	struct service_conf	*sc;
+	char			 dir[64], path[PATH_MAX], want[PATH_MAX];
+
+	certdir_new(dir, sizeof(dir));
+	write_file(dir, "flowgate.yml",
+	    "tls:\n"
+	    "  ca: ca.crt\n"
+	    "services:\n"
+	    "  - name: agent\n"
+	    "    listen: tls-stream://127.0.0.1:8890\n"
+	    "    tls: {cert: server.crt, key: ./server.key}\n"
+	    "  - name: client\n"
+	    "    listen: tcp://127.0.0.1:2222\n"
+	    "    forward: tls-stream://127.0.0.1:8890\n"
+	    "    destination: 127.0.0.1:22\n"
+	    "    tls: {cert: client.crt, key: client.key}\n");
+	write_file(dir, "bad.yml",
+	    "services:\n"
+	    "  - name: agent\n"
+	    "    listen: tls-stream://127.0.0.1:8890\n"
+	    "    tls: {cert: missing.crt, key: server.key, client_auth: none}\n"
+	    "  - name: abs\n"
+	    "    listen: tls-stream://127.0.0.1:8891\n"
+	    "    tls: {cert: /nonexistent/server.crt, key: server.key, "
+	    "client_auth: none}\n");
+	ck_assert_int_eq(chdir("/"), 0);	/* not where the files are */
+
+	snprintf(path, sizeof(path), "%s/flowgate.yml", dir);
+	cfg = config_load(path, &errs);
+	if (cfg == NULL)
+		ck_abort_msg("%s", TAILQ_FIRST(&errs)->msg);
+	ck_assert_str_eq(cfg->path, path);
+	sc = config_find_service(cfg, "agent");
+	snprintf(want, sizeof(want), "%s/server.crt", dir);
+	ck_assert_str_eq(sc->tls.cert, want);
+	snprintf(want, sizeof(want), "%s/./server.key", dir);
+	ck_assert_str_eq(sc->tls.key, want);
+	snprintf(want, sizeof(want), "%s/ca.crt", dir);
+	ck_assert_str_eq(sc->tls.ca, want);
+	ck_assert_ptr_nonnull(sc->tls_ctx);
+	sc = config_find_service(cfg, "client");
+	snprintf(want, sizeof(want), "%s/client.key", dir);
+	ck_assert_str_eq(sc->tls.key, want);
+	snprintf(want, sizeof(want), "%s/ca.crt", dir);
+	ck_assert_str_eq(sc->tls.ca, want);
+	ck_assert_ptr_nonnull(sc->tls_ctx);
+	config_unref(cfg);
+
+	expect_errors_dir(relative_cases, NITEMS(relative_cases), dir);
+	certdir_free(dir);
+}
+END_TEST
+
+/* Every form allow, fallback, destination and the timeouts accept. */
+START_TEST(test_config_tunnel_keys)
+{
+	struct config		*cfg;
+	struct service_conf	*sc;
+	struct sockaddr_storage	 ss;
+	socklen_t		 len;
+	char			 dir[64];
+	char			*yaml;
+
+	certdir_new(dir, sizeof(dir));
+	yaml = subst_dir(
+	    "tls:\n"
+	    "  cert: \"@D@/server.crt\"\n"
+	    "  key: \"@D@/server.key\"\n"
+	    "  ca: \"@D@/ca.crt\"\n"
+	    "services:\n"
+	    "  - name: agent\n"
+	    "    listen: tls-stream://0.0.0.0:8890\n"
+	    "    allow: [10.0.0.0/8:1-65535, 127.0.0.1:8080, '[::1]:22',\n"
+	    "        '2001:db8::/32', 0.0.0.0/0:53]\n"
+	    "    fallback: tcp://127.0.0.1:8081\n"
+	    "    header_timeout: 100ms\n"
+	    "    handshake_timeout: 5m\n"
+	    "  - name: closed\n"
+	    "    listen: tls-stream://0.0.0.0:8891\n"
+	    "    allow: []\n"
+	    "    header_timeout: 5m\n"
+	    "    handshake_timeout: 100ms\n"
+	    "  - name: v6\n"
+	    "    listen: tcp://127.0.0.1:2222\n"
+	    "    forward: tls-stream://[::1]:8890\n"
+	    "    destination: '[::1]:22'\n"
+	    "    tls: {cert: \"@D@/client.crt\", key: \"@D@/client.key\"}\n"
+	    "  - name: byname\n"
+	    "    listen: tcp://127.0.0.1:2223\n"
+	    "    forward: tls-stream://agent.example:8890\n"
+	    "    destination: db.internal:5432\n", dir);
+	cfg = load_good(yaml);
+	free(yaml);
+
+	sc = config_find_service(cfg, "agent");
+	ck_assert_int_eq(sc->has_allow, 1);
+	ck_assert_uint_eq(sc->nallow, 5);
+	ck_assert_int_eq(sc->allow[0].addr.ss_family, AF_INET);
+	ck_assert_int_eq(sc->allow[0].prefix, 8);
+	ck_assert_uint_eq(sc->allow[0].port_lo, 1);
+	ck_assert_uint_eq(sc->allow[0].port_hi, 65535);
+	ck_assert_int_eq(sc->allow[1].prefix, 32);
+	ck_assert_uint_eq(sc->allow[1].port_lo, 8080);
+	ck_assert_uint_eq(sc->allow[1].port_hi, 8080);
+	ck_assert_int_eq(sc->allow[2].addr.ss_family, AF_INET6);
+	ck_assert_int_eq(sc->allow[2].prefix, 128);
+	ck_assert_uint_eq(sc->allow[2].port_lo, 22);
+	ck_assert_int_eq(sc->allow[3].prefix, 32);
+	ck_assert_uint_eq(sc->allow[3].port_lo, 0);	/* any port */
+	ck_assert_uint_eq(sc->allow[3].port_hi, 0);
+	ck_assert_int_eq(sc->allow[4].prefix, 0);
+	ck_assert_int_eq(sc->has_fallback, 1);
+	ck_assert_str_eq(sc->fallback.scheme, "tcp");
+	ck_assert_str_eq(sc->fallback.host, "127.0.0.1");
+	ck_assert_uint_eq(sc->fallback.port, 8081);
+	ck_assert_uint_eq(sc->header_timeout, 100);
+	ck_assert_uint_eq(sc->handshake_timeout, 5 * 60 * 1000);
+	ck_assert_ptr_nonnull(sc->tls_ctx);
+
+	/* The list is checked against resolved addresses. */
+	ck_assert_int_eq(addr_parse_numeric("10.1.2.3", 443, &ss, &len), 0);
+	ck_assert(service_allows(sc, (struct sockaddr *)&ss));
+	ck_assert_int_eq(addr_parse_numeric("192.0.2.1", 53, &ss, &len), 0);
+	ck_assert(service_allows(sc, (struct sockaddr *)&ss));
+	ck_assert_int_eq(addr_parse_numeric("192.0.2.1", 80, &ss, &len), 0);
+	ck_assert(!service_allows(sc, (struct sockaddr *)&ss));
+	ck_assert_int_eq(addr_parse_numeric("::1", 23, &ss, &len), 0);
+	ck_assert(!service_allows(sc, (struct sockaddr *)&ss));
+
+	/* An empty list allows nothing; no list allows everything. */
+	sc = config_find_service(cfg, "closed");
+	ck_assert_int_eq(sc->has_allow, 1);
+	ck_assert_uint_eq(sc->nallow, 0);
+	ck_assert_int_eq(sc->has_fallback, 0);
+	ck_assert_uint_eq(sc->header_timeout, 5 * 60 * 1000);
+	ck_assert_uint_eq(sc->handshake_timeout, 100);
+	ck_assert_int_eq(addr_parse_numeric("10.1.2.3", 443, &ss, &len), 0);
+	ck_assert(!service_allows(sc, (struct sockaddr *)&ss));
+	sc = config_find_service(cfg, "v6");
+	ck_assert_int_eq(sc->has_allow, 0);
+	ck_assert(service_allows(sc, (struct sockaddr *)&ss));
+
+	ck_assert_str_eq(sc->forward.host, "::1");
+	ck_assert_str_eq(sc->destination.host, "::1");
+	ck_assert_uint_eq(sc->destination.port, 22);
+	sc = config_find_service(cfg, "byname");
+	ck_assert_str_eq(sc->destination.host, "db.internal");
+	ck_assert_uint_eq(sc->destination.port, 5432);
+	config_unref(cfg);
+	certdir_free(dir);
 }
 END_TEST
 
@@ -956,6 +1368,389 @@ START_TEST(test_config_check_hook)
 }
 END_TEST
 
+/*
+ * TLS and tunnel keys: every new key with a bad value.  The snippets
+ * share their first lines; the comments say which lines they fill.
+ */
+#define Y_SVC	"services:\n  - name: a\n"		/* lines 1-2 */
+#define Y_TCP	"    listen: tcp://127.0.0.1:1\n"			\
+		"    forward: tcp://127.0.0.1:2\n"		/* lines 3-4 */
+#define Y_AGENT	"    listen: tls-stream://127.0.0.1:1\n"	/* line 3 */
+#define Y_CLIENT "    listen: tcp://127.0.0.1:1\n"			\
+		"    forward: tls-stream://127.0.0.1:2\n"	/* lines 3-4 */
+
+static const struct err_case tls_type_cases[] = {
+	{ NULL, "tls: x\n" Y_SVC Y_TCP, 1, 6, "tls",
+	    "expected a mapping, found a scalar" },
+	{ NULL, "tls: [a.crt]\n" Y_SVC Y_TCP, 1, 6, "tls",
+	    "expected a mapping, found a sequence" },
+	{ NULL, "tls:\n" Y_SVC Y_TCP, 1, 5, "tls",
+	    "expected a mapping, found an empty value" },
+	{ NULL, "tls: {certificate: a.crt}\n" Y_SVC Y_TCP, 1, 7,
+	    "tls.certificate", "unknown key" },
+	{ NULL, "tls: {cert: [a]}\n" Y_SVC Y_TCP, 1, 13, "tls.cert",
+	    "expected a scalar, found a sequence" },
+	{ NULL, Y_SVC Y_TCP "    tls: on\n", 5, 10, "services[0].tls",
+	    "expected a mapping, found a scalar" },
+	{ NULL, Y_SVC Y_TCP "    tls: {cert: a.crt, verify: x}\n", 5, 24,
+	    "services[0].tls.verify", "unknown key" },
+	{ NULL, Y_SVC Y_TCP "    tls:\n      cert: a.crt\n      cert: b.crt\n",
+	    7, 7, "services[0].tls.cert", "duplicate key, first at 6:7" },
+	{ NULL, Y_SVC Y_TCP "    tls: {key: {a: 1}}\n", 5, 16,
+	    "services[0].tls.key", "expected a scalar, found a mapping" },
+	{ NULL, Y_SVC Y_TCP "    tls: {ca: [a, b]}\n", 5, 15,
+	    "services[0].tls.ca", "expected a scalar, found a sequence" },
+	{ NULL, Y_SVC Y_TCP "    tls: {verify_name: [x]}\n", 5, 24,
+	    "services[0].tls.verify_name",
+	    "expected a scalar, found a sequence" },
+	{ NULL, Y_SVC Y_TCP "    tls: {client_auth: {a: 1}}\n", 5, 24,
+	    "services[0].tls.client_auth",
+	    "expected a scalar, found a mapping" },
+	{ NULL, Y_SVC Y_TCP "    tls: {min_version: [1.2]}\n", 5, 24,
+	    "services[0].tls.min_version",
+	    "expected a scalar, found a sequence" }
+};
+
+START_TEST(test_config_tls_type)
+{
+	expect_errors(tls_type_cases, NITEMS(tls_type_cases));
+}
+END_TEST
+
+static const struct err_case tls_value_cases[] = {
+	{ NULL, "tls: {client_auth: maybe}\n" Y_SVC Y_TCP, 1, 20,
+	    "tls.client_auth", "expected required, optional or none" },
+	{ NULL, Y_SVC Y_TCP "    tls:\n      client_auth: Required\n", 6, 20,
+	    "services[0].tls.client_auth",
+	    "expected required, optional or none" },
+	{ NULL, Y_SVC Y_TCP "    tls:\n      client_auth: true\n", 6, 20,
+	    "services[0].tls.client_auth", "expected required" },
+	{ NULL, "tls: {min_version: 1.1}\n" Y_SVC Y_TCP, 1, 20,
+	    "tls.min_version", "expected 1.2 or 1.3" },
+	{ NULL, Y_SVC Y_TCP "    tls:\n      min_version: 1.0\n", 6, 20,
+	    "services[0].tls.min_version", "expected 1.2 or 1.3" },
+	{ NULL, Y_SVC Y_TCP "    tls:\n      min_version: TLSv1.3\n", 6, 20,
+	    "services[0].tls.min_version", "expected 1.2 or 1.3" },
+	{ NULL, Y_SVC Y_TCP "    tls:\n      min_version: 1.20\n", 6, 20,
+	    "services[0].tls.min_version", "expected 1.2 or 1.3" },
+	{ NULL, Y_SVC Y_TCP "    tls:\n      min_version: 1.4\n", 6, 20,
+	    "services[0].tls.min_version", "expected 1.2 or 1.3" },
+	{ NULL, "tls:\n  cert: \"\"\n" Y_SVC Y_TCP, 2, 9, "tls.cert",
+	    "missing value" },
+	{ NULL, Y_SVC Y_TCP "    tls: {cert: ''}\n", 5, 17,
+	    "services[0].tls.cert", "missing value" },
+	{ NULL, Y_SVC Y_TCP "    tls: {key: ''}\n", 5, 16,
+	    "services[0].tls.key", "missing value" },
+	{ NULL, Y_SVC Y_TCP "    tls: {ca: ''}\n", 5, 15,
+	    "services[0].tls.ca", "missing value" },
+	{ NULL, Y_SVC Y_TCP "    tls: {verify_name: ''}\n", 5, 24,
+	    "services[0].tls.verify_name", "missing value" },
+	{ NULL, Y_SVC Y_TCP "    tls: {client_auth: ''}\n", 5, 24,
+	    "services[0].tls.client_auth", "missing value" }
+};
+
+START_TEST(test_config_tls_value)
+{
+	expect_errors(tls_value_cases, NITEMS(tls_value_cases));
+}
+END_TEST
+
+static const struct err_case tunnel_timeout_cases[] = {
+	{ NULL, Y_SVC Y_TCP "    header_timeout: 99ms\n", 5, 21,
+	    "services[0].header_timeout",
+	    "out of range, expected 100ms to 5m" },
+	{ NULL, Y_SVC Y_TCP "    header_timeout: 5m1s\n", 5, 21,
+	    "services[0].header_timeout", "out of range" },
+	{ NULL, Y_SVC Y_TCP "    header_timeout: 0\n", 5, 21,
+	    "services[0].header_timeout", "out of range" },
+	{ NULL, Y_SVC Y_TCP "    header_timeout: soon\n", 5, 21,
+	    "services[0].header_timeout", "missing number" },
+	{ NULL, Y_SVC Y_TCP "    header_timeout: [10s]\n", 5, 21,
+	    "services[0].header_timeout",
+	    "expected a scalar, found a sequence" },
+	{ NULL, Y_SVC Y_TCP "    handshake_timeout: 50ms\n", 5, 24,
+	    "services[0].handshake_timeout",
+	    "out of range, expected 100ms to 5m" },
+	{ NULL, Y_SVC Y_TCP "    handshake_timeout: 6m\n", 5, 24,
+	    "services[0].handshake_timeout", "out of range" },
+	{ NULL, Y_SVC Y_TCP "    handshake_timeout: 10q\n", 5, 24,
+	    "services[0].handshake_timeout", "unknown unit" },
+	{ NULL, Y_SVC Y_TCP "    handshake_timeout: -1s\n", 5, 24,
+	    "services[0].handshake_timeout", "negative duration" },
+	{ NULL, Y_SVC Y_TCP "    handshake_timeout: {a: 1}\n", 5, 24,
+	    "services[0].handshake_timeout",
+	    "expected a scalar, found a mapping" }
+};
+
+START_TEST(test_config_tunnel_timeout)
+{
+	expect_errors(tunnel_timeout_cases, NITEMS(tunnel_timeout_cases));
+}
+END_TEST
+
+static const struct err_case allow_cases[] = {
+	{ NULL, Y_SVC Y_AGENT "    allow: [10.0.0.0/33]\n", 4, 13,
+	    "services[0].allow[0]", "prefix length out of range" },
+	{ NULL, Y_SVC Y_AGENT "    allow: ['1.2.3.4:0']\n", 4, 13,
+	    "services[0].allow[0]", "port out of range" },
+	{ NULL, Y_SVC Y_AGENT "    allow: ['1.2.3.4:9-3']\n", 4, 13,
+	    "services[0].allow[0]", "invalid port range" },
+	{ NULL, Y_SVC Y_AGENT "    allow: ['1.2.3.4:70000']\n", 4, 13,
+	    "services[0].allow[0]", "port out of range" },
+	{ NULL, Y_SVC Y_AGENT "    allow: ['1.2.3.4:a']\n", 4, 13,
+	    "services[0].allow[0]", "invalid port" },
+	{ NULL, Y_SVC Y_AGENT "    allow: ['2001:db8::/129']\n", 4, 13,
+	    "services[0].allow[0]", "prefix length out of range" },
+	{ NULL, Y_SVC Y_AGENT "    allow: ['[::1']\n", 4, 13,
+	    "services[0].allow[0]", "unterminated '['" },
+	{ NULL, Y_SVC Y_AGENT "    allow: ['fe80::1%eth0']\n", 4, 13,
+	    "services[0].allow[0]", "scope not allowed" },
+	{ NULL, Y_SVC Y_AGENT "    allow: ['10.0.0.0/']\n", 4, 13,
+	    "services[0].allow[0]", "missing prefix length" },
+	{ NULL, Y_SVC Y_AGENT "    allow: [host.example]\n", 4, 13,
+	    "services[0].allow[0]", "invalid IPv4 address" },
+	{ NULL, Y_SVC Y_AGENT "    allow: ['']\n", 4, 13,
+	    "services[0].allow[0]", "missing value" },
+	{ NULL, Y_SVC Y_AGENT "    allow: [[10.0.0.0/8]]\n", 4, 13,
+	    "services[0].allow[0]", "expected a scalar, found a sequence" },
+	{ NULL, Y_SVC Y_AGENT "    allow: [10.0.0.0/8, 1.2.3.4:0]\n", 4, 25,
+	    "services[0].allow[1]", "port out of range" },
+	{ NULL, Y_SVC Y_AGENT "    allow:\n"
+	    "      - 10.0.0.0/8\n"
+	    "      - 10.0.0.0/33\n", 6, 9, "services[0].allow[1]",
+	    "prefix length out of range" },
+	{ NULL, Y_SVC Y_AGENT "    allow: {10.0.0.0/8: 22}\n", 4, 12,
+	    "services[0].allow", "expected a sequence, found a mapping" },
+	{ NULL, Y_SVC Y_AGENT "    allow: 10.0.0.0/8\n", 4, 12,
+	    "services[0].allow", "expected a sequence, found a scalar" },
+	{ NULL, Y_SVC Y_AGENT "    allow:\n", 4, 11,
+	    "services[0].allow", "expected a sequence, found an empty value" },
+	/* Only a tunnel listener takes destinations from its peers. */
+	{ NULL, Y_SVC "    listen: udp://127.0.0.1:1\n"
+	    "    forward: udp://127.0.0.1:2\n"
+	    "    allow: [10.0.0.0/8]\n", 5, 5, "services[0].allow",
+	    "applies only to a tunnel listener (tls-stream, dtls), not udp" },
+	{ NULL, Y_SVC Y_TCP "    allow: [10.0.0.0/8]\n", 5, 5,
+	    "services[0].allow", "applies only to a tunnel listener" },
+	{ NULL, Y_SVC Y_CLIENT "    destination: 127.0.0.1:22\n"
+	    "    allow: [10.0.0.0/8]\n", 6, 5, "services[0].allow",
+	    "applies only to a tunnel listener (tls-stream, dtls), not tcp" }
+};
+
+START_TEST(test_config_allow)
+{
+	expect_errors(allow_cases, NITEMS(allow_cases));
+}
+END_TEST
+
+/* The tls-stream check hook reports a bad fallback at the listen URL. */
+static const struct err_case fallback_cases[] = {
+	{ NULL, Y_SVC Y_AGENT "    fallback: udp://127.0.0.1:8081\n", 3, 13,
+	    "services[0].listen", "fallback must be tcp://host:port" },
+	{ NULL, Y_SVC Y_AGENT "    fallback: tls-stream://127.0.0.1:8081\n",
+	    3, 13, "services[0].listen", "fallback must be tcp://host:port" },
+	{ NULL, Y_SVC Y_AGENT "    fallback: http://127.0.0.1:8081\n", 3, 13,
+	    "services[0].listen", "fallback must be tcp://host:port" },
+	{ NULL, Y_SVC Y_AGENT "    fallback: tcp://:8081\n", 3, 13,
+	    "services[0].listen", "fallback must be tcp://host:port" },
+	{ NULL, Y_SVC Y_AGENT "    fallback: tcp://127.0.0.1\n", 3, 13,
+	    "services[0].listen", "fallback must be tcp://host:port" },
+	{ NULL, Y_SVC Y_AGENT "    fallback: tcp://127.0.0.1:0\n", 3, 13,
+	    "services[0].listen", "fallback must be tcp://host:port" },
+	{ NULL, Y_SVC Y_AGENT "    fallback: tcp://127.0.0.1:8081/api\n", 3, 13,
+	    "services[0].listen", "fallback must be tcp://host:port" },
+	{ NULL, Y_SVC Y_AGENT "    fallback: tcp//127.0.0.1:8081\n", 4, 15,
+	    "services[0].fallback", "missing \"://\"" },
+	{ NULL, Y_SVC Y_AGENT "    fallback: tcp://127.0.0.1:99999\n", 4, 15,
+	    "services[0].fallback", "port out of range" },
+	{ NULL, Y_SVC Y_AGENT "    fallback: [tcp://127.0.0.1:8081]\n", 4, 15,
+	    "services[0].fallback", "expected a scalar, found a sequence" }
+};
+
+START_TEST(test_config_fallback)
+{
+	expect_errors(fallback_cases, NITEMS(fallback_cases));
+}
+END_TEST
+
+static const struct err_case destination_cases[] = {
+	{ NULL, Y_SVC Y_TCP "    destination: 127.0.0.1:22\n", 5, 5,
+	    "services[0].destination",
+	    "applies only to a tunnel forward (tls-stream, dtls), not tcp" },
+	{ NULL, Y_SVC "    listen: udp://127.0.0.1:1\n"
+	    "    forward: udp://127.0.0.1:2\n"
+	    "    destination: 127.0.0.1:53\n", 5, 5, "services[0].destination",
+	    "applies only to a tunnel forward (tls-stream, dtls), not udp" },
+	{ NULL, Y_SVC "    listen: tcp://127.0.0.1:1\n"
+	    "    forward: echo://\n"
+	    "    destination: 127.0.0.1:22\n", 5, 5, "services[0].destination",
+	    "not echo" },
+	{ NULL, Y_SVC Y_CLIENT "    destination: nohost\n", 5, 18,
+	    "services[0].destination",
+	    "expected host:port with a port from 1 to 65535" },
+	{ NULL, Y_SVC Y_CLIENT "    destination: host:0\n", 5, 18,
+	    "services[0].destination", "expected host:port" },
+	{ NULL, Y_SVC Y_CLIENT "    destination: '[::1]'\n", 5, 18,
+	    "services[0].destination", "expected host:port" },
+	{ NULL, Y_SVC Y_CLIENT "    destination: ':22'\n", 5, 18,
+	    "services[0].destination", "expected host:port" },
+	{ NULL, Y_SVC Y_CLIENT "    destination: host:22/x\n", 5, 18,
+	    "services[0].destination", "expected host:port" },
+	{ NULL, Y_SVC Y_CLIENT "    destination: host:99999\n", 5, 18,
+	    "services[0].destination", "port out of range" },
+	{ NULL, Y_SVC Y_CLIENT "    destination: ''\n", 5, 18,
+	    "services[0].destination", "missing value" },
+	{ NULL, Y_SVC Y_CLIENT "    destination: [host, 22]\n", 5, 18,
+	    "services[0].destination", "expected a scalar, found a sequence" },
+	/* A tunnel forward needs one. */
+	{ NULL, Y_SVC Y_CLIENT, 2, 5, "services[0]",
+	    "missing required key \"destination\" "
+	    "(a tls-stream forward needs one)" }
+};
+
+START_TEST(test_config_destination)
+{
+	expect_errors(destination_cases, NITEMS(destination_cases));
+}
+END_TEST
+
+/*
+ * A key that the service's transports would never use is an error, not
+ * silently ignored: fallback belongs to a tls-stream listener, destination
+ * to a tunnel forward.
+ */
+static const struct err_case unused_key_cases[] = {
+	{ NULL, Y_SVC Y_TCP "    fallback: tcp://127.0.0.1:8081\n", 5, 5,
+	    "services[0].fallback", "applies only to a tls-stream listener" },
+	{ NULL, Y_SVC Y_CLIENT "    destination: 127.0.0.1:22\n"
+	    "    fallback: tcp://127.0.0.1:8081\n", 6, 5,
+	    "services[0].fallback", "applies only to a tls-stream listener" },
+	{ NULL, Y_SVC Y_AGENT "    destination: 127.0.0.1:22\n", 4, 5,
+	    "services[0].destination", "applies only to a tunnel forward" }
+};
+
+START_TEST(test_config_unused_key)
+{
+	expect_errors(unused_key_cases, NITEMS(unused_key_cases));
+}
+END_TEST
+
+/* The rules of the tls-stream transport and of its TLS contexts. */
+static const struct err_case tls_stream_cases[] = {
+	{ NULL, Y_SVC Y_AGENT "    forward: tcp://127.0.0.1:2\n", 3, 13,
+	    "services[0].listen", "use allow, not forward" },
+	{ NULL, Y_SVC Y_AGENT "    forward: tls-stream://127.0.0.1:2\n"
+	    "    destination: 127.0.0.1:22\n", 3, 13, "services[0].listen",
+	    "takes each destination from the tunnel header" },
+	{ NULL, Y_SVC "    listen: tls-stream://127.0.0.1:1/x\n", 3, 13,
+	    "services[0].listen", "this URL takes no path" },
+	{ NULL, Y_SVC "    listen: tls-stream://127.0.0.1\n", 3, 13,
+	    "services[0].listen", "a tls-stream URL needs a port" },
+	{ NULL, Y_SVC "    listen: tcp://127.0.0.1:1\n"
+	    "    forward: tls-stream://:2\n"
+	    "    destination: h:1\n", 4, 14, "services[0].forward",
+	    "a tls-stream forward URL needs a host" },
+	{ NULL, Y_SVC "    listen: tcp://127.0.0.1:1\n"
+	    "    forward: tls-stream://127.0.0.1:0\n"
+	    "    destination: h:1\n", 4, 14, "services[0].forward",
+	    "cannot forward to port 0" },
+	{ NULL, Y_SVC "    listen: tcp://127.0.0.1:1\n"
+	    "    forward: tls-stream://127.0.0.1:2/x\n"
+	    "    destination: h:1\n", 4, 14, "services[0].forward",
+	    "this URL takes no path" },
+	{ NULL, Y_SVC "    listen: udp://127.0.0.1:1\n"
+	    "    forward: tls-stream://127.0.0.1:2\n"
+	    "    destination: h:1\n", 4, 14, "services[0].forward",
+	    "udp listen cannot feed tls-stream forward" },
+	/* Contexts: reported at the service, under services[N].tls. */
+	{ NULL, Y_SVC Y_AGENT, 2, 5, "services[0].tls",
+	    "a tls-stream server needs tls.cert and tls.key" },
+	{ NULL, Y_SVC Y_AGENT "    tls: {cert: /nonexistent/server.crt}\n",
+	    2, 5, "services[0].tls",
+	    "a tls-stream server needs tls.cert and tls.key" },
+	{ NULL, Y_SVC Y_AGENT "    tls: {key: /nonexistent/server.key}\n",
+	    2, 5, "services[0].tls",
+	    "a tls-stream server needs tls.cert and tls.key" },
+	{ NULL, "services:\n"
+	    "  - name: plain\n"
+	    Y_TCP
+	    "  - name: agent\n"
+	    "    listen: tls-stream://127.0.0.1:8890\n"
+	    "    tls:\n"
+	    "      cert: /nonexistent/flowgate/server.crt\n"
+	    "      key: /nonexistent/flowgate/server.key\n"
+	    "      client_auth: none\n", 5, 5, "services[1].tls",
+	    "cannot load certificate /nonexistent/flowgate/server.crt" },
+	{ NULL, "tls:\n"
+	    "  cert: /nonexistent/flowgate/server.crt\n"
+	    "  key: /nonexistent/flowgate/server.key\n"
+	    "  client_auth: none\n"
+	    "services:\n"
+	    "  - name: agent\n"
+	    "    listen: tls-stream://127.0.0.1:8890\n", 6, 5,
+	    "services[0].tls",
+	    "cannot load certificate /nonexistent/flowgate/server.crt" },
+	{ NULL, Y_SVC Y_CLIENT "    destination: h:1\n", 2, 5,
+	    "services[0].tls",
+	    "a tls-stream client needs tls.ca to verify the server" },
+	{ NULL, Y_SVC Y_CLIENT "    destination: h:1\n"
+	    "    tls: {ca: /nonexistent/flowgate/ca.crt}\n", 2, 5,
+	    "services[0].tls", "cannot load CA /nonexistent/flowgate/ca.crt" }
+};
+
+START_TEST(test_config_tls_stream)
+{
+	expect_errors(tls_stream_cases, NITEMS(tls_stream_cases));
+}
+END_TEST
+
+/* Files that exist but do not fit, from a fresh certificate set in @D@. */
+static const struct err_case tls_file_cases[] = {
+	{ NULL, Y_SVC Y_AGENT "    tls: {cert: @D@/server.crt, "
+	    "key: @D@/client.key, ca: @D@/ca.crt}\n", 2, 5, "services[0].tls",
+	    "cannot load private key @D@/client.key" },
+	{ NULL, Y_SVC Y_AGENT "    tls: {cert: @D@/server.crt, "
+	    "key: @D@/nope.key, ca: @D@/ca.crt}\n", 2, 5, "services[0].tls",
+	    "cannot load private key @D@/nope.key" },
+	{ NULL, Y_SVC Y_AGENT "    tls: {cert: @D@/server.key, "
+	    "key: @D@/server.key, ca: @D@/ca.crt}\n", 2, 5, "services[0].tls",
+	    "cannot load certificate @D@/server.key" },
+	{ NULL, Y_SVC Y_AGENT "    tls: {cert: @D@/server.crt, "
+	    "key: @D@/server.key, ca: @D@/nope.crt}\n", 2, 5, "services[0].tls",
+	    "cannot load CA @D@/nope.crt" },
+	{ NULL, Y_SVC Y_AGENT "    tls: {cert: @D@/server.crt, "
+	    "key: @D@/server.key, ca: @D@/ca.key}\n", 2, 5, "services[0].tls",
+	    "cannot load CA @D@/ca.key" },
+	{ NULL, Y_SVC Y_AGENT "    tls: {cert: @D@/server.crt, "
+	    "key: @D@/server.key}\n", 2, 5, "services[0].tls",
+	    "client certificates need tls.ca (or tls.client_auth: none)" },
+	{ NULL, Y_SVC Y_AGENT "    tls: {cert: @D@/server.crt, "
+	    "key: @D@/server.key, client_auth: optional}\n", 2, 5,
+	    "services[0].tls", "client certificates need tls.ca" },
+	{ NULL, Y_SVC Y_CLIENT "    destination: h:1\n"
+	    "    tls: {cert: @D@/client.crt, ca: @D@/ca.crt}\n", 2, 5,
+	    "services[0].tls", "tls.cert and tls.key go together" },
+	{ NULL, Y_SVC Y_CLIENT "    destination: h:1\n"
+	    "    tls: {key: @D@/client.key, ca: @D@/ca.crt}\n", 2, 5,
+	    "services[0].tls", "tls.cert and tls.key go together" },
+	{ NULL, Y_SVC Y_CLIENT "    destination: h:1\n"
+	    "    tls: {cert: @D@/client.crt, key: @D@/client.key}\n", 2, 5,
+	    "services[0].tls", "a tls-stream client needs tls.ca" },
+	{ NULL, Y_SVC Y_CLIENT "    destination: h:1\n"
+	    "    tls: {ca: @D@/server.key}\n", 2, 5,
+	    "services[0].tls", "cannot load CA @D@/server.key" }
+};
+
+START_TEST(test_config_tls_file)
+{
+	char	dir[64];
+
+	certdir_new(dir, sizeof(dir));
+	expect_errors_dir(tls_file_cases, NITEMS(tls_file_cases), dir);
+	certdir_free(dir);
+}
+END_TEST
+
 /* One file, many errors: all are reported, each once, in file order. */
 START_TEST(test_config_all_errors)
 {
@@ -1120,7 +1915,23 @@ static const struct {
 	{ "services:\n"
 	  "  - name: a\n"
 	  "    listen: udp://127.0.0.1:1\n"
-	  "    forward: udp://127.0.0.1:2/x\n", 0 }
+	  "    forward: udp://127.0.0.1:2/x\n", 0 },
+	{ "services:\n"
+	  "  - name: a\n"
+	  "    listen: udp://127.0.0.1:1\n"
+	  "    forward: udp://127.0.0.1:2\n"
+	  "    header_timeout: 10s\n"
+	  "    handshake_timeout: 10000ms\n", 1 },
+	{ "services:\n"
+	  "  - name: a\n"
+	  "    listen: udp://127.0.0.1:1\n"
+	  "    forward: udp://127.0.0.1:2\n"
+	  "    header_timeout: 5s\n", 0 },
+	{ "services:\n"
+	  "  - name: a\n"
+	  "    listen: udp://127.0.0.1:1\n"
+	  "    forward: udp://127.0.0.1:2\n"
+	  "    handshake_timeout: 5s\n", 0 }
 };
 
 START_TEST(test_config_equal)
@@ -1184,6 +1995,14 @@ config_suite(void)
 	tcase_add_test(tc, test_config_bounds);
 	suite_add_tcase(s, tc);
 
+	tc = tcase_create("tls_good");
+	tcase_set_timeout(tc, TIMEOUT);
+	tcase_add_test(tc, test_config_tls_defaults);
+	tcase_add_test(tc, test_config_tls_inherit);
+	tcase_add_test(tc, test_config_tls_relative);
+	tcase_add_test(tc, test_config_tunnel_keys);
+	suite_add_tcase(s, tc);
+
 	ADD_CASE(s, "syntax", test_config_syntax);
 	ADD_CASE(s, "empty", test_config_empty);
 	ADD_CASE(s, "top_level", test_config_top_level);
@@ -1208,6 +2027,15 @@ config_suite(void)
 	ADD_CASE(s, "flow_kind", test_config_flow_kind);
 	ADD_CASE(s, "duplicate_name", test_config_duplicate_name);
 	ADD_CASE(s, "check_hook", test_config_check_hook);
+	ADD_CASE(s, "tls_type", test_config_tls_type);
+	ADD_CASE(s, "tls_value", test_config_tls_value);
+	ADD_CASE(s, "tunnel_timeout", test_config_tunnel_timeout);
+	ADD_CASE(s, "allow", test_config_allow);
+	ADD_CASE(s, "fallback", test_config_fallback);
+	ADD_CASE(s, "destination", test_config_destination);
+	ADD_CASE(s, "unused_key", test_config_unused_key);
+	ADD_CASE(s, "tls_stream", test_config_tls_stream);
+	ADD_CASE(s, "tls_file", test_config_tls_file);
 	ADD_CASE(s, "all_errors", test_config_all_errors);
 
 	tc = tcase_create("refcount");
