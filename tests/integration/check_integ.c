@@ -1,0 +1,1247 @@
+/*
+ * Copyright (c) 2026 The flowgate authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
+/*
+ * Integration suite: the real flowgate binary on loopback, between test
+ * clients and in-process echo servers.  Every test asserts the bytes that
+ * came back, how the connection ended and what the daemon logged, then
+ * stops the daemon with SIGTERM and asserts exit status 0.  Configurations
+ * listen on port 0; the daemon reports the ports it bound in the port file
+ * (-P).  On failure the runner prints the daemon's log.
+ */
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1
+#endif
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <netinet/in.h>
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "integ.h"
+
+/* Lines 1-4 of every config; services follow from line 5. */
+#define CONF_HEAD(drain)						\
+	"workers: 2\n"							\
+	"log: {level: debug}\n"						\
+	"drain_timeout: " drain "\n"					\
+	"services:\n"
+
+#define IO_MS		5000	/* one exchange, generously */
+#define LOG_MS		5000	/* a log line to appear */
+#define STOP_MS		8000	/* SIGTERM to exit, drain_timeout 1s */
+#define RELOAD_MS	5000	/* SIGHUP to "configuration reloaded" */
+
+/* Per-test scratch: ERE fragments and log lines. */
+#define RE_MAX		512
+#define LINE_MAX_LEN	2048
+
+/* An ERE for the "flow closed" line of the flow from peer:port. */
+static const char *
+re_closed(char *buf, size_t size, const char *service, const char *peer,
+    unsigned port)
+{
+	char	esc[128];
+
+	snprintf(buf, size, "flow closed service=%s flow=[0-9]+ peer=%s:%u ",
+	    service, integ_re_escape(peer, esc, sizeof(esc)), port);
+	return (buf);
+}
+
+static void
+assert_field(const char *line, const char *key, const char *want)
+{
+	char	val[256];
+
+	ck_assert_msg(integ_field(line, key, val, sizeof(val)) == 0,
+	    "no %s= in log line: %s", key, line);
+	ck_assert_msg(strcmp(val, want) == 0, "%s=%s, expected %s in: %s", key,
+	    val, want, line);
+}
+
+static void
+assert_num(const char *line, const char *key, long long want)
+{
+	long long	v;
+
+	v = integ_field_num(line, key);
+	ck_assert_msg(v == want, "%s=%lld, expected %lld in: %s", key, v, want,
+	    line);
+}
+
+/* For failure messages: errno's text and whether the daemon still runs. */
+static const char *
+io_state(void)
+{
+	static char	buf[160];
+	char		sbuf[64];
+	int		saved = errno;
+
+	if (integ_daemon_running())
+		snprintf(buf, sizeof(buf), "%s (flowgate is running)",
+		    strerror(saved));
+	else
+		snprintf(buf, sizeof(buf), "%s (flowgate is gone: %s)",
+		    strerror(saved), integ_status_str(integ.status, sbuf,
+		    sizeof(sbuf)));
+	errno = saved;
+	return (buf);
+}
+
+static void
+tcp_ping(int fd, const char *msg, const char *what)
+{
+	ck_assert_msg(integ_tcp_ping(fd, msg, IO_MS) == 0,
+	    "%s: \"%s\" did not come back whole: %s", what, msg, io_state());
+}
+
+static void
+udp_ping(int fd, const struct sockaddr_storage *ss, socklen_t len,
+    const char *msg, const char *what)
+{
+	ck_assert_msg(integ_udp_ping(fd, ss, len, msg, IO_MS) == 0,
+	    "%s: datagram \"%s\" did not come back whole: %s", what, msg,
+	    io_state());
+}
+
+static int
+tcp_connect_ok(const struct sockaddr_storage *ss, socklen_t len,
+    const char *what)
+{
+	int	fd;
+
+	fd = integ_tcp_connect(ss, len, IO_MS);
+	ck_assert_msg(fd != -1, "%s: connect: %s", what, io_state());
+	return (fd);
+}
+
+/*
+ * The connection must end (EOF or reset) within timeout_ms without
+ * delivering any byte.
+ */
+static void
+assert_closed_empty(int fd, int timeout_ms, const char *what)
+{
+	char	buf[256];
+	ssize_t	n;
+	int	how;
+
+	n = integ_read_eof(fd, buf, sizeof(buf), timeout_ms, &how);
+	ck_assert_msg(n == 0, "%s: got %zd unexpected bytes", what, n);
+	ck_assert_msg(how == 0 || how == ECONNRESET,
+	    "%s: not closed within %d ms: %s", what, timeout_ms,
+	    strerror(how));
+}
+
+/*
+ * 1. Many UDP sources at once: each gets exactly its own replies.
+ */
+#define MANY_SOURCES	200
+#define MANY_ROUNDS	5
+
+/* The datagram of source src in round seq: unique, of varying length. */
+static size_t
+many_msg(char *buf, size_t size, int src, int seq)
+{
+	size_t	n;
+	int	pad, i;
+
+	n = (size_t)snprintf(buf, size, "flowgate src=%03d seq=%d ", src, seq);
+	pad = (src * 7 + seq * 13) % 97;
+	for (i = 0; i < pad && n + 1 < size; i++)
+		buf[n++] = (char)('a' + (src + seq + i) % 26);
+	return (n);
+}
+
+START_TEST(test_integ_udp_many_sources)
+{
+	struct integ_echo	*echo;
+	struct sockaddr_storage	 svc;
+	socklen_t		 svclen;
+	struct pollfd		 pfd[MANY_SOURCES];
+	uint16_t		 ports[MANY_SOURCES];
+	long long		 bytes[MANY_SOURCES];
+	int			 got[MANY_SOURCES], seen[MANY_SOURCES];
+	char			 want[256], buf[2048], *log, *p, *nl;
+	char			 peer[64];
+	size_t			 wlen;
+	uint64_t		 deadline;
+	ssize_t			 n;
+	int			 i, r, pending, nfound;
+
+	echo = integ_echo_start(INTEG_ECHO_UDP, AF_INET);
+	integ_conf_write(CONF_HEAD("1s")
+	    "  - name: u\n"
+	    "    listen: udp://127.0.0.1:0\n"
+	    "    forward: udp://127.0.0.1:%u\n"
+	    "    idle_timeout: 30s\n", (unsigned)integ_echo_port(echo));
+	integ_daemon_start();
+	integ_service_get("u", "udp", &svc, &svclen);
+
+	for (i = 0; i < MANY_SOURCES; i++) {
+		pfd[i].fd = integ_udp_socket(AF_INET, 0);
+		ck_assert_msg(pfd[i].fd != -1, "socket %d: %s", i,
+		    strerror(errno));
+		pfd[i].events = POLLIN;
+		ports[i] = integ_local_port(pfd[i].fd);
+		bytes[i] = 0;
+	}
+
+	/* Every round: all sources send at once, then all replies arrive. */
+	for (r = 0; r < MANY_ROUNDS; r++) {
+		for (i = 0; i < MANY_SOURCES; i++) {
+			wlen = many_msg(want, sizeof(want), i, r);
+			bytes[i] += (long long)wlen;
+			ck_assert_msg(sendto(pfd[i].fd, want, wlen, 0,
+			    (struct sockaddr *)&svc, svclen) == (ssize_t)wlen,
+			    "sendto %d: %s", i, strerror(errno));
+			got[i] = 0;
+		}
+		pending = MANY_SOURCES;
+		deadline = integ_now_ms() + IO_MS;
+		while (pending > 0 && integ_now_ms() < deadline) {
+			if (poll(pfd, MANY_SOURCES, 100) <= 0)
+				continue;
+			for (i = 0; i < MANY_SOURCES; i++) {
+				if ((pfd[i].revents & POLLIN) == 0)
+					continue;
+				n = recv(pfd[i].fd, buf, sizeof(buf) - 1,
+				    MSG_DONTWAIT);
+				if (n == -1)
+					continue;
+				buf[n] = '\0';
+				wlen = many_msg(want, sizeof(want), i, r);
+				ck_assert_msg(got[i] == 0, "source %d round "
+				    "%d: a second reply \"%.40s\"", i, r, buf);
+				ck_assert_msg((size_t)n == wlen &&
+				    memcmp(buf, want, wlen) == 0,
+				    "source %d round %d: got %zd bytes "
+				    "\"%.40s\", expected %zu bytes \"%.40s\"",
+				    i, r, n, buf, wlen, want);
+				got[i] = 1;
+				pending--;
+			}
+		}
+		ck_assert_msg(pending == 0, "round %d: %d of %d sources got "
+		    "no reply within %d ms", r, pending, MANY_SOURCES, IO_MS);
+	}
+
+	/* Nothing extra may trail in. */
+	integ_sleep_ms(200);
+	for (i = 0; i < MANY_SOURCES; i++) {
+		n = recv(pfd[i].fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+		buf[n > 0 ? n : 0] = '\0';
+		ck_assert_msg(n == -1, "source %d: extra datagram \"%.40s\"", i,
+		    buf);
+	}
+	ck_assert_uint_eq(integ_echo_count(echo),
+	    MANY_SOURCES * MANY_ROUNDS);
+
+	/* One flow per source, with its exact counters. */
+	integ_daemon_stop_ok(STOP_MS);
+	memset(seen, 0, sizeof(seen));
+	nfound = 0;
+	log = integ_log_read(0);
+	for (p = log; (nl = strchr(p, '\n')) != NULL; p = nl + 1) {
+		*nl = '\0';
+		if (strstr(p, " flow closed service=u ") == NULL)
+			continue;
+		ck_assert_msg(integ_field(p, "peer", peer, sizeof(peer)) == 0 &&
+		    strncmp(peer, "127.0.0.1:", 10) == 0, "bad peer in: %s", p);
+		for (i = 0; i < MANY_SOURCES; i++)
+			if ((unsigned)atoi(peer + 10) == ports[i])
+				break;
+		ck_assert_msg(i < MANY_SOURCES, "flow of an unknown peer: %s",
+		    p);
+		ck_assert_msg(seen[i]++ == 0, "second flow for %s: %s", peer,
+		    p);
+		assert_num(p, "pkts_in", MANY_ROUNDS);
+		assert_num(p, "pkts_out", MANY_ROUNDS);
+		assert_num(p, "bytes_in", bytes[i]);
+		assert_num(p, "bytes_out", bytes[i]);
+		nfound++;
+	}
+	free(log);
+	ck_assert_msg(nfound == MANY_SOURCES, "%d flow closed lines for "
+	    "service u, expected %d", nfound, MANY_SOURCES);
+
+	for (i = 0; i < MANY_SOURCES; i++)
+		close(pfd[i].fd);
+	integ_echo_stop(echo);
+}
+END_TEST
+
+/*
+ * 2. The largest IPv4 UDP payload passes whole both ways.
+ */
+#define MAX_DGRAM	65507
+
+START_TEST(test_integ_udp_max_datagram)
+{
+	static const size_t	 sizes[] = { MAX_DGRAM, 1, 30000 };
+	struct integ_echo	*echo;
+	struct sockaddr_storage	 svc;
+	socklen_t		 svclen;
+	unsigned char		*sent[3], *buf;
+	char			 line[LINE_MAX_LEN], re[RE_MAX];
+	uint64_t		 state = 7;
+	ssize_t			 n;
+	size_t			 i, j, total = 0;
+	int			 fd, matched[3] = { 0, 0, 0 };
+
+	echo = integ_echo_start(INTEG_ECHO_UDP, AF_INET);
+	integ_conf_write(CONF_HEAD("1s")
+	    "  - name: u\n"
+	    "    listen: udp://127.0.0.1:0\n"
+	    "    forward: udp://127.0.0.1:%u\n"
+	    "    idle_timeout: 30s\n", (unsigned)integ_echo_port(echo));
+	integ_daemon_start();
+	integ_service_get("u", "udp", &svc, &svclen);
+
+	fd = integ_udp_socket(AF_INET, 1024 * 1024);
+	ck_assert_msg(fd != -1, "socket: %s", strerror(errno));
+	buf = malloc(MAX_DGRAM + 1);
+	ck_assert_ptr_nonnull(buf);
+	for (i = 0; i < 3; i++) {
+		sent[i] = malloc(sizes[i]);
+		ck_assert_ptr_nonnull(sent[i]);
+		integ_fill(sent[i], sizes[i], &state);
+		ck_assert_msg(sendto(fd, sent[i], sizes[i], 0,
+		    (struct sockaddr *)&svc, svclen) == (ssize_t)sizes[i],
+		    "sendto %zu bytes: %s", sizes[i], strerror(errno));
+		total += sizes[i];
+	}
+	/* Match by content: each must come back once, whole. */
+	for (i = 0; i < 3; i++) {
+		n = integ_recv_wait(fd, buf, MAX_DGRAM + 1, IO_MS);
+		ck_assert_msg(n > 0, "reply %zu of 3: %s", i + 1,
+		    io_state());
+		for (j = 0; j < 3; j++)
+			if ((size_t)n == sizes[j] && !matched[j] &&
+			    memcmp(buf, sent[j], sizes[j]) == 0)
+				break;
+		ck_assert_msg(j < 3, "reply of %zd bytes matches no datagram "
+		    "sent (or repeats one)", n);
+		matched[j] = 1;
+	}
+	n = integ_recv_wait(fd, buf, MAX_DGRAM + 1, 200);
+	ck_assert_msg(n == -1, "extra reply of %zd bytes", n);
+
+	integ_daemon_stop_ok(STOP_MS);
+	ck_assert_msg(integ_log_wait(0, re_closed(re, sizeof(re), "u",
+	    "127.0.0.1", integ_local_port(fd)), 0, line, sizeof(line)) == 0,
+	    "no flow closed line for our flow");
+	assert_num(line, "pkts_in", 3);
+	assert_num(line, "pkts_out", 3);
+	assert_num(line, "bytes_in", (long long)total);
+	assert_num(line, "bytes_out", (long long)total);
+
+	for (i = 0; i < 3; i++)
+		free(sent[i]);
+	free(buf);
+	close(fd);
+	integ_echo_stop(echo);
+}
+END_TEST
+
+/*
+ * 3. A UDP flow lives while traffic flows, expires 1s after it stops, and
+ * a later datagram from the same source opens a new flow.
+ */
+START_TEST(test_integ_udp_idle_expiry)
+{
+	struct integ_echo	*echo;
+	struct sockaddr_storage	 svc;
+	socklen_t		 svclen;
+	char			 line[LINE_MAX_LEN], re[RE_MAX], msg[64];
+	char			 re_idle[RE_MAX + 32];
+	uint64_t		 last, waited;
+	size_t			 mark, bytes = 0;
+	long long		 first_id;
+	unsigned		 port;
+	int			 fd, k;
+
+	echo = integ_echo_start(INTEG_ECHO_UDP, AF_INET);
+	integ_conf_write(CONF_HEAD("1s")
+	    "  - name: u\n"
+	    "    listen: udp://127.0.0.1:0\n"
+	    "    forward: udp://127.0.0.1:%u\n"
+	    "    idle_timeout: 1s\n", (unsigned)integ_echo_port(echo));
+	integ_daemon_start();
+	integ_service_get("u", "udp", &svc, &svclen);
+	fd = integ_udp_socket(AF_INET, 0);
+	ck_assert_msg(fd != -1, "socket: %s", strerror(errno));
+	port = integ_local_port(fd);
+	re_closed(re, sizeof(re), "u", "127.0.0.1", port);
+	snprintf(re_idle, sizeof(re_idle), "%s.* reason=idle( |$)", re);
+
+	/* 2.4 s of traffic, a datagram every 400 ms: no expiry. */
+	for (k = 0; k < 7; k++) {
+		if (k > 0)
+			integ_sleep_ms(400);
+		snprintf(msg, sizeof(msg), "keepalive %d", k);
+		udp_ping(fd, &svc, svclen, msg, "active flow");
+		bytes += strlen(msg);
+	}
+	last = integ_now_ms();
+	ck_assert_msg(integ_log_count(0, re) == 0, "flow closed while "
+	    "traffic was flowing");
+
+	/* Silence: the flow expires after about 1 s, not before. */
+	ck_assert_msg(integ_log_wait(0, re_idle, LOG_MS, line,
+	    sizeof(line)) == 0, "no \"flow closed ... reason=idle\" for peer "
+	    "port %u within %d ms", port, LOG_MS);
+	waited = integ_now_ms() - last;
+	ck_assert_msg(waited >= 900, "flow expired %llu ms after the last "
+	    "datagram; idle_timeout is 1s", (unsigned long long)waited);
+	assert_num(line, "pkts_in", 7);
+	assert_num(line, "pkts_out", 7);
+	assert_num(line, "bytes_in", (long long)bytes);
+	assert_num(line, "bytes_out", (long long)bytes);
+	first_id = integ_field_num(line, "flow");
+	ck_assert_msg(first_id >= 0, "no flow id in: %s", line);
+
+	/* The same source again: a new flow that works and expires too. */
+	mark = integ_log_mark();
+	udp_ping(fd, &svc, svclen, "after expiry", "new flow");
+	ck_assert_msg(integ_log_wait(mark, re_idle, LOG_MS, line,
+	    sizeof(line)) == 0, "the new flow did not expire");
+	ck_assert_msg(integ_field_num(line, "flow") != first_id,
+	    "the new flow reuses id %lld", first_id);
+	assert_num(line, "pkts_in", 1);
+	assert_num(line, "bytes_out", (long long)strlen("after expiry"));
+
+	close(fd);
+	integ_daemon_stop_ok(STOP_MS);
+	integ_echo_stop(echo);
+}
+END_TEST
+
+/*
+ * 4. 100 MiB each way through a TCP service, sent and received at once;
+ * the SHA-256 of what came back equals that of what was sent.
+ */
+#define BIG_TOTAL	(100ULL * 1024 * 1024)
+#define BIG_CHUNK	(256 * 1024)
+#define BIG_MS		45000
+
+static void
+md_hex(EVP_MD_CTX *md, char hex[65])
+{
+	unsigned char	d[EVP_MAX_MD_SIZE];
+	unsigned int	len = 0, i;
+
+	ck_assert_msg(EVP_DigestFinal_ex(md, d, &len) == 1 && len == 32,
+	    "EVP_DigestFinal_ex failed");
+	for (i = 0; i < len; i++)
+		snprintf(hex + 2 * i, 3, "%02x", d[i]);
+}
+
+START_TEST(test_integ_tcp_100mib_sha256)
+{
+	struct integ_echo	*echo;
+	struct sockaddr_storage	 svc;
+	socklen_t		 svclen;
+	struct pollfd		 pfd;
+	EVP_MD_CTX		*smd, *rmd;
+	unsigned char		*sbuf, *rbuf;
+	char			 shex[65], rhex[65], line[LINE_MAX_LEN];
+	char			 re[RE_MAX + 32];
+	unsigned long long	 queued = 0, sent = 0, recvd = 0;
+	uint64_t		 state = 1, deadline;
+	size_t			 soff = 0, slen = 0;
+	ssize_t			 n;
+	long			 iter;
+	int			 fd;
+
+	echo = integ_echo_start(INTEG_ECHO_TCP, AF_INET);
+	integ_conf_write(CONF_HEAD("1s")
+	    "  - name: t\n"
+	    "    listen: tcp://127.0.0.1:0\n"
+	    "    forward: tcp://127.0.0.1:%u\n"
+	    "    connect_timeout: 2s\n", (unsigned)integ_echo_port(echo));
+	integ_daemon_start();
+	integ_service_get("t", "tcp", &svc, &svclen);
+
+	sbuf = malloc(BIG_CHUNK);
+	rbuf = malloc(BIG_CHUNK);
+	smd = EVP_MD_CTX_new();
+	rmd = EVP_MD_CTX_new();
+	ck_assert_msg(sbuf != NULL && rbuf != NULL && smd != NULL &&
+	    rmd != NULL, "out of memory");
+	ck_assert(EVP_DigestInit_ex(smd, EVP_sha256(), NULL) == 1);
+	ck_assert(EVP_DigestInit_ex(rmd, EVP_sha256(), NULL) == 1);
+
+	fd = tcp_connect_ok(&svc, svclen, "service t");
+	ck_assert(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == 0);
+	deadline = integ_now_ms() + BIG_MS;
+	for (iter = 0; recvd < BIG_TOTAL && iter < 100000000L; iter++) {
+		ck_assert_msg(integ_now_ms() < deadline, "after %d ms: sent "
+		    "%llu, received %llu of %llu bytes", BIG_MS, sent, recvd,
+		    BIG_TOTAL);
+		if (soff == slen && queued < BIG_TOTAL) {
+			slen = BIG_TOTAL - queued < BIG_CHUNK ?
+			    (size_t)(BIG_TOTAL - queued) : BIG_CHUNK;
+			integ_fill(sbuf, slen, &state);
+			EVP_DigestUpdate(smd, sbuf, slen);
+			queued += slen;
+			soff = 0;
+		}
+		pfd.fd = fd;
+		pfd.events = POLLIN | (soff < slen ? POLLOUT : 0);
+		if (poll(&pfd, 1, 1000) <= 0)
+			continue;
+		if ((pfd.revents & POLLOUT) && soff < slen) {
+			n = send(fd, sbuf + soff, slen - soff,
+			    MSG_NOSIGNAL | MSG_DONTWAIT);
+			ck_assert_msg(n > 0 || errno == EAGAIN, "send after "
+			    "%llu bytes: %s", sent, io_state());
+			if (n > 0) {
+				soff += (size_t)n;
+				sent += (unsigned long long)n;
+			}
+		}
+		if (pfd.revents & (POLLIN | POLLHUP | POLLERR)) {
+			n = recv(fd, rbuf, BIG_CHUNK, MSG_DONTWAIT);
+			ck_assert_msg(n != 0, "EOF after receiving %llu of "
+			    "%llu bytes", recvd, BIG_TOTAL);
+			ck_assert_msg(n > 0 || errno == EAGAIN, "recv after "
+			    "%llu bytes: %s", recvd, io_state());
+			if (n > 0) {
+				EVP_DigestUpdate(rmd, rbuf, (size_t)n);
+				recvd += (unsigned long long)n;
+			}
+		}
+	}
+	ck_assert_msg(sent == BIG_TOTAL && recvd == BIG_TOTAL, "sent %llu, "
+	    "received %llu, expected %llu", sent, recvd, BIG_TOTAL);
+	md_hex(smd, shex);
+	md_hex(rmd, rhex);
+	ck_assert_str_eq(rhex, shex);
+
+	/* Nothing more may come; then the flow closes with full counts. */
+	n = integ_recv_wait(fd, rbuf, BIG_CHUNK, 100);
+	ck_assert_msg(n == -1 && errno == ETIMEDOUT, "data beyond %llu "
+	    "bytes", BIG_TOTAL);
+	snprintf(re, sizeof(re), "flow closed service=t flow=[0-9]+ "
+	    "peer=127\\.0\\.0\\.1:%u ", (unsigned)integ_local_port(fd));
+	close(fd);
+	ck_assert_msg(integ_log_wait(0, re, LOG_MS, line, sizeof(line)) == 0,
+	    "no flow closed line for the 100 MiB flow");
+	assert_num(line, "bytes_in", (long long)BIG_TOTAL);
+	assert_num(line, "bytes_out", (long long)BIG_TOTAL);
+	assert_field(line, "reason", "closed");
+
+	EVP_MD_CTX_free(smd);
+	EVP_MD_CTX_free(rmd);
+	free(sbuf);
+	free(rbuf);
+	integ_daemon_stop_ok(STOP_MS);
+	integ_echo_stop(echo);
+}
+END_TEST
+
+/*
+ * 5. Half-close: the client's FIN reaches the server, and the server's
+ * answer, written after that FIN, still reaches the client, then EOF.
+ */
+#define HALF_REQ	(1024 * 1024)
+
+START_TEST(test_integ_tcp_half_close)
+{
+	struct integ_echo	*srv;
+	struct sockaddr_storage	 svc;
+	socklen_t		 svclen;
+	unsigned char		*req;
+	char			 hex[65], want[160], got[256];
+	char			 line[LINE_MAX_LEN], re[RE_MAX];
+	uint64_t		 state = 5;
+	ssize_t			 n;
+	unsigned		 port;
+	int			 fd, how;
+
+	srv = integ_echo_start(INTEG_ECHO_HALFCLOSE, AF_INET);
+	integ_conf_write(CONF_HEAD("1s")
+	    "  - name: h\n"
+	    "    listen: tcp://127.0.0.1:0\n"
+	    "    forward: tcp://127.0.0.1:%u\n"
+	    "    connect_timeout: 2s\n", (unsigned)integ_echo_port(srv));
+	integ_daemon_start();
+	integ_service_get("h", "tcp", &svc, &svclen);
+
+	req = malloc(HALF_REQ);
+	ck_assert_ptr_nonnull(req);
+	integ_fill(req, HALF_REQ, &state);
+	integ_sha256_hex(req, HALF_REQ, hex);
+	snprintf(want, sizeof(want), INTEG_HALFCLOSE_FMT,
+	    (unsigned long long)HALF_REQ, hex);
+
+	fd = tcp_connect_ok(&svc, svclen, "service h");
+	port = integ_local_port(fd);
+	ck_assert_msg(integ_send_all(fd, req, HALF_REQ, IO_MS) == 0,
+	    "send request: %s", io_state());
+	ck_assert_msg(shutdown(fd, SHUT_WR) == 0, "shutdown: %s",
+	    strerror(errno));
+	n = integ_read_eof(fd, got, sizeof(got) - 1, IO_MS, &how);
+	got[n > 0 ? n : 0] = '\0';
+	ck_assert_msg(how == 0, "after the answer \"%s\": %s instead of EOF",
+	    got, strerror(how));
+	ck_assert_str_eq(got, want);
+
+	close(fd);
+	ck_assert_msg(integ_log_wait(0, re_closed(re, sizeof(re), "h",
+	    "127.0.0.1", port), LOG_MS, line, sizeof(line)) == 0,
+	    "no flow closed line for the half-closed flow");
+	assert_num(line, "bytes_in", HALF_REQ);
+	assert_num(line, "bytes_out", (long long)strlen(want));
+	assert_field(line, "reason", "closed");
+	free(req);
+	integ_daemon_stop_ok(STOP_MS);
+	integ_echo_stop(srv);
+}
+END_TEST
+
+/*
+ * 6. A target that refuses: flowgate closes the client's connection and
+ * logs reason=refused.
+ */
+START_TEST(test_integ_tcp_refused_target)
+{
+	struct sockaddr_storage	svc;
+	socklen_t		svclen;
+	char			line[LINE_MAX_LEN], re[RE_MAX], dst[64];
+	unsigned		dead, port;
+	int			fd;
+
+	dead = integ_unused_port(AF_INET);
+	integ_conf_write(CONF_HEAD("1s")
+	    "  - name: r\n"
+	    "    listen: tcp://127.0.0.1:0\n"
+	    "    forward: tcp://127.0.0.1:%u\n"
+	    "    connect_timeout: 2s\n", dead);
+	integ_daemon_start();
+	integ_service_get("r", "tcp", &svc, &svclen);
+
+	fd = tcp_connect_ok(&svc, svclen, "service r");
+	port = integ_local_port(fd);
+	/* It may already be closed: the result does not matter. */
+	(void)send(fd, "hello?", 6, MSG_NOSIGNAL);
+	assert_closed_empty(fd, 2000 + 3000, "connection to a refused target");
+	ck_assert_msg(integ_log_wait(0, re_closed(re, sizeof(re), "r",
+	    "127.0.0.1", port), LOG_MS, line, sizeof(line)) == 0,
+	    "no flow closed line for the refused flow");
+	assert_field(line, "reason", "refused");
+	snprintf(dst, sizeof(dst), "127.0.0.1:%u", dead);
+	assert_field(line, "dst", dst);
+	assert_num(line, "bytes_out", 0);
+
+	close(fd);
+	integ_daemon_stop_ok(STOP_MS);
+}
+END_TEST
+
+/*
+ * 7. SIGHUP adds a service; the unchanged one keeps its port and its live
+ * connection.
+ */
+#define RELOAD_T							\
+	"  - name: t\n"							\
+	"    listen: tcp://127.0.0.1:0\n"				\
+	"    forward: tcp://127.0.0.1:%u\n"				\
+	"    connect_timeout: 2s\n"
+
+START_TEST(test_integ_sighup_adds_service)
+{
+	struct integ_echo	*echo, *hc;
+	struct sockaddr_storage	 svc, svc2, again;
+	socklen_t		 svclen, svc2len, againlen;
+	char			 line[LINE_MAX_LEN], re[RE_MAX], hex[65];
+	char			 want[160], got[256];
+	size_t			 mark;
+	ssize_t			 n;
+	unsigned		 port;
+	int			 fd, fd2, fd3, how;
+
+	echo = integ_echo_start(INTEG_ECHO_TCP, AF_INET);
+	hc = integ_echo_start(INTEG_ECHO_HALFCLOSE, AF_INET);
+	integ_conf_write(CONF_HEAD("1s") RELOAD_T,
+	    (unsigned)integ_echo_port(echo));
+	integ_daemon_start();
+	integ_service_get("t", "tcp", &svc, &svclen);
+	fd = tcp_connect_ok(&svc, svclen, "service t");
+	port = integ_local_port(fd);
+	tcp_ping(fd, "before reload", "service t");
+
+	integ_conf_write(CONF_HEAD("1s") RELOAD_T
+	    "  - name: t2\n"
+	    "    listen: tcp://127.0.0.1:0\n"
+	    "    forward: tcp://127.0.0.1:%u\n",
+	    (unsigned)integ_echo_port(echo), (unsigned)integ_echo_port(hc));
+	mark = integ_log_mark();
+	integ_daemon_signal(SIGHUP);
+	ck_assert_msg(integ_log_wait(mark, "configuration reloaded", RELOAD_MS,
+	    NULL, 0) == 0, "no \"configuration reloaded\" within %d ms",
+	    RELOAD_MS);
+	integ_service_wait("t2", "tcp", RELOAD_MS, &svc2, &svc2len);
+	integ_service_get("t", "tcp", &again, &againlen);
+	ck_assert_msg(integ_addr_port(&again) == integ_addr_port(&svc),
+	    "service t moved from port %u to %u on reload",
+	    (unsigned)integ_addr_port(&svc), (unsigned)integ_addr_port(&again));
+
+	/* t2 forwards where the new configuration says. */
+	fd2 = tcp_connect_ok(&svc2, svc2len, "service t2");
+	ck_assert(integ_send_all(fd2, "hello t2", 8, IO_MS) == 0);
+	ck_assert(shutdown(fd2, SHUT_WR) == 0);
+	n = integ_read_eof(fd2, got, sizeof(got) - 1, IO_MS, &how);
+	got[n > 0 ? n : 0] = '\0';
+	integ_sha256_hex("hello t2", 8, hex);
+	snprintf(want, sizeof(want), INTEG_HALFCLOSE_FMT, 8ULL, hex);
+	ck_assert_str_eq(got, want);
+	ck_assert_msg(how == 0, "t2: %s instead of EOF", strerror(how));
+	close(fd2);
+
+	/* The old connection lives on; t still takes new ones. */
+	tcp_ping(fd, "after reload", "live connection across reload");
+	ck_assert_msg(integ_log_count(0, re_closed(re, sizeof(re), "t",
+	    "127.0.0.1", port)) == 0, "the live flow was closed by reload");
+	fd3 = tcp_connect_ok(&svc, svclen, "service t after reload");
+	tcp_ping(fd3, "new after reload", "service t after reload");
+	close(fd3);
+
+	close(fd);
+	ck_assert_msg(integ_log_wait(0, re, LOG_MS, line, sizeof(line)) == 0,
+	    "no flow closed line for the live flow");
+	assert_num(line, "bytes_in", (long long)strlen("before reload" "after "
+	    "reload"));
+	assert_field(line, "reason", "closed");
+	integ_daemon_stop_ok(STOP_MS);
+	integ_echo_stop(echo);
+	integ_echo_stop(hc);
+}
+END_TEST
+
+/*
+ * 8. A broken configuration on SIGHUP is reported with file:line:col and
+ * changes nothing; a good one afterwards is taken.
+ */
+#define BROKEN_SERVICES							\
+	"  - name: u\n"							\
+	"    listen: udp://127.0.0.1:0\n"				\
+	"    forward: udp://127.0.0.1:%u\n"				\
+	"    idle_timeout: 30s\n"					\
+	"  - name: t\n"							\
+	"    listen: tcp://127.0.0.1:0\n"				\
+	"    forward: tcp://127.0.0.1:%u\n"
+
+START_TEST(test_integ_sighup_broken_config_keeps_old)
+{
+	struct integ_echo	*uecho, *techo;
+	struct sockaddr_storage	 usvc, tsvc, again;
+	socklen_t		 usvclen, tsvclen, againlen;
+	char			 re[2 * RE_MAX], path[RE_MAX];
+	char			 line[LINE_MAX_LEN];
+	size_t			 mark;
+	unsigned		 up, tp;
+	int			 ufd, tfd, fd, ufd2;
+
+	uecho = integ_echo_start(INTEG_ECHO_UDP, AF_INET);
+	techo = integ_echo_start(INTEG_ECHO_TCP, AF_INET);
+	up = integ_echo_port(uecho);
+	tp = integ_echo_port(techo);
+	integ_conf_write(CONF_HEAD("1s") BROKEN_SERVICES, up, tp);
+	integ_daemon_start();
+	integ_service_get("u", "udp", &usvc, &usvclen);
+	integ_service_get("t", "tcp", &tsvc, &tsvclen);
+	ufd = integ_udp_socket(AF_INET, 0);
+	ck_assert(ufd != -1);
+	udp_ping(ufd, &usvc, usvclen, "udp before", "service u");
+	tfd = tcp_connect_ok(&tsvc, tsvclen, "service t");
+	tcp_ping(tfd, "tcp before", "service t");
+	integ_re_escape(integ.conf, path, sizeof(path));
+
+	/* An unknown key on line 4, column 1. */
+	integ_conf_write("workers: 2\n"
+	    "log: {level: debug}\n"
+	    "drain_timeout: 1s\n"
+	    "bogus_key: 1\n"
+	    "services:\n" BROKEN_SERVICES, up, tp);
+	mark = integ_log_mark();
+	integ_daemon_signal(SIGHUP);
+	snprintf(re, sizeof(re), "%s:4:1: .*bogus_key", path);
+	ck_assert_msg(integ_log_wait(mark, re, RELOAD_MS, line,
+	    sizeof(line)) == 0, "no \"%s:4:1: ...bogus_key\" error in the "
+	    "log", integ.conf);
+	ck_assert_msg(integ_log_wait(mark, "error reload failed, keeping the "
+	    "running configuration", RELOAD_MS, NULL, 0) == 0,
+	    "no \"reload failed\" line");
+
+	/* A YAML syntax error: an unclosed flow sequence. */
+	integ_conf_write(CONF_HEAD("1s") "  - name: [u\n");
+	integ_daemon_signal(SIGHUP);
+	ck_assert_msg(integ_log_wait_count(mark, "error reload failed", 2,
+	    RELOAD_MS) >= 2, "the syntax error did not fail the reload");
+	snprintf(re, sizeof(re), "%s:[0-9]+:[0-9]+: ", path);
+	ck_assert_msg(integ_log_count(mark, re) >= 2, "the syntax error has "
+	    "no file:line:col");
+	ck_assert_msg(integ_log_count(mark, "configuration reloaded") == 0,
+	    "a broken configuration was taken");
+
+	/* Everything runs as before, on the same ports. */
+	ck_assert_msg(integ_daemon_running(), "flowgate died on a bad reload");
+	integ_service_get("t", "tcp", &again, &againlen);
+	ck_assert_uint_eq(integ_addr_port(&again), integ_addr_port(&tsvc));
+	integ_service_get("u", "udp", &again, &againlen);
+	ck_assert_uint_eq(integ_addr_port(&again), integ_addr_port(&usvc));
+	udp_ping(ufd, &usvc, usvclen, "udp after", "live udp flow");
+	tcp_ping(tfd, "tcp after", "live tcp flow");
+	fd = tcp_connect_ok(&tsvc, tsvclen, "new tcp");
+	tcp_ping(fd, "tcp new", "new tcp flow");
+	close(fd);
+	ufd2 = integ_udp_socket(AF_INET, 0);
+	ck_assert(ufd2 != -1);
+	udp_ping(ufd2, &usvc, usvclen, "udp new", "new udp flow");
+	close(ufd2);
+
+	/* A good configuration is taken again. */
+	integ_conf_write(CONF_HEAD("1s") BROKEN_SERVICES, up, tp);
+	mark = integ_log_mark();
+	integ_daemon_signal(SIGHUP);
+	ck_assert_msg(integ_log_wait(mark, "configuration reloaded", RELOAD_MS,
+	    NULL, 0) == 0, "a fixed configuration was not taken");
+	tcp_ping(tfd, "tcp fixed", "live tcp flow after good reload");
+
+	close(tfd);
+	close(ufd);
+	integ_daemon_stop_ok(STOP_MS);
+	integ_echo_stop(uecho);
+	integ_echo_stop(techo);
+}
+END_TEST
+
+/*
+ * 9. SIGTERM with live flows: exit status 0 within drain_timeout plus a
+ * margin; the flows close with reason=shutdown.
+ */
+START_TEST(test_integ_sigterm_exits_0)
+{
+	struct integ_echo	*uecho, *techo;
+	struct sockaddr_storage	 usvc, tsvc;
+	socklen_t		 usvclen, tsvclen;
+	char			 line[LINE_MAX_LEN], re[RE_MAX], sbuf[64];
+	uint64_t		 t0, took;
+	unsigned		 uport, tport;
+	int			 ufd, tfd, status;
+
+	uecho = integ_echo_start(INTEG_ECHO_UDP, AF_INET);
+	techo = integ_echo_start(INTEG_ECHO_TCP, AF_INET);
+	integ_conf_write(CONF_HEAD("2s") BROKEN_SERVICES,
+	    (unsigned)integ_echo_port(uecho), (unsigned)integ_echo_port(techo));
+	integ_daemon_start();
+	integ_service_get("u", "udp", &usvc, &usvclen);
+	integ_service_get("t", "tcp", &tsvc, &tsvclen);
+	ufd = integ_udp_socket(AF_INET, 0);
+	ck_assert(ufd != -1);
+	uport = integ_local_port(ufd);
+	udp_ping(ufd, &usvc, usvclen, "udp live", "service u");
+	tfd = tcp_connect_ok(&tsvc, tsvclen, "service t");
+	tport = integ_local_port(tfd);
+	tcp_ping(tfd, "tcp live", "service t");
+
+	t0 = integ_now_ms();
+	integ_daemon_signal(SIGTERM);
+	status = integ_daemon_wait(2000 + 3000);
+	took = integ_now_ms() - t0;
+	ck_assert_msg(status != -1, "flowgate still running 5 s after "
+	    "SIGTERM (drain_timeout 2s)");
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "flowgate after SIGTERM: %s", integ_status_str(status, sbuf,
+	    sizeof(sbuf)));
+	assert_closed_empty(tfd, 1000, "live connection after exit");
+
+	ck_assert_msg(integ_log_wait(0, re_closed(re, sizeof(re), "t",
+	    "127.0.0.1", tport), 0, line, sizeof(line)) == 0,
+	    "no flow closed line for the tcp flow (exit after %llu ms)",
+	    (unsigned long long)took);
+	assert_field(line, "reason", "shutdown");
+	assert_num(line, "bytes_in", 8);
+	ck_assert_msg(integ_log_wait(0, re_closed(re, sizeof(re), "u",
+	    "127.0.0.1", uport), 0, line, sizeof(line)) == 0,
+	    "no flow closed line for the udp flow");
+	assert_field(line, "reason", "shutdown");
+	assert_num(line, "pkts_in", 1);
+
+	close(tfd);
+	close(ufd);
+	integ_echo_stop(uecho);
+	integ_echo_stop(techo);
+}
+END_TEST
+
+/*
+ * 9b. Draining: after SIGTERM a live flow still carries data, no new
+ * connection gets through, and flowgate exits as soon as the last flow
+ * ends, long before drain_timeout.
+ */
+START_TEST(test_integ_sigterm_drains_live_flows)
+{
+	struct integ_echo	*echo;
+	struct sockaddr_storage	 svc;
+	socklen_t		 svclen;
+	char			 line[LINE_MAX_LEN], re[RE_MAX], sbuf[64];
+	unsigned		 port;
+	int			 fd, nfd, status;
+
+	echo = integ_echo_start(INTEG_ECHO_TCP, AF_INET);
+	integ_conf_write(CONF_HEAD("10s") RELOAD_T,
+	    (unsigned)integ_echo_port(echo));
+	integ_daemon_start();
+	integ_service_get("t", "tcp", &svc, &svclen);
+	fd = tcp_connect_ok(&svc, svclen, "service t");
+	port = integ_local_port(fd);
+	tcp_ping(fd, "before", "service t");
+
+	integ_daemon_signal(SIGTERM);
+	integ_sleep_ms(300);
+	ck_assert_msg(integ_daemon_running(), "flowgate exited at once with a "
+	    "live flow (drain_timeout 10s): %s",
+	    integ_status_str(integ.status, sbuf, sizeof(sbuf)));
+	tcp_ping(fd, "draining", "live flow while draining");
+
+	/* Not accepting: refused, or closed without relaying anything. */
+	nfd = integ_tcp_connect(&svc, svclen, 1000);
+	if (nfd != -1) {
+		(void)send(nfd, "x", 1, MSG_NOSIGNAL);
+		assert_closed_empty(nfd, 3000, "new connection while draining");
+		close(nfd);
+	} else
+		ck_assert_msg(errno == ECONNREFUSED, "new connection while "
+		    "draining: %s", strerror(errno));
+	ck_assert_msg(integ_daemon_running(), "flowgate exited while the "
+	    "flow was live");
+
+	close(fd);
+	status = integ_daemon_wait(3000);
+	ck_assert_msg(status != -1, "flowgate still running 3 s after its "
+	    "last flow ended");
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "flowgate after SIGTERM: %s", integ_status_str(status, sbuf,
+	    sizeof(sbuf)));
+	ck_assert_msg(integ_log_wait(0, re_closed(re, sizeof(re), "t",
+	    "127.0.0.1", port), 0, line, sizeof(line)) == 0,
+	    "no flow closed line for the drained flow");
+	assert_field(line, "reason", "closed");
+	assert_num(line, "bytes_in", (long long)strlen("beforedraining"));
+	integ_echo_stop(echo);
+}
+END_TEST
+
+/*
+ * 10. flowgate check: "configuration OK" and 0, or file:line:col errors
+ * on stderr and 1.  It validates only: a port in use does not matter.
+ */
+
+/* True if one line of text contains a, and b too unless it is NULL. */
+static int
+has_line_with(const char *text, const char *a, const char *b)
+{
+	char	*copy, *line, *next;
+	int	 found = 0;
+
+	copy = strdup(text);
+	ck_assert_ptr_nonnull(copy);
+	for (line = copy; line != NULL && !found; line = next) {
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		found = strstr(line, a) != NULL &&
+		    (b == NULL || strstr(line, b) != NULL);
+	}
+	free(copy);
+	return (found);
+}
+
+START_TEST(test_integ_check_cmd)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len;
+	const char		*argv[5];
+	char			 good[512], bad[512], missing[512], loc[600];
+	char			*out, *err, sbuf[64];
+	int			 held, st;
+
+	/* Hold a port: check must not try to bind it. */
+	held = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert(held != -1);
+	integ_addr(AF_INET, 0, &ss, &len);
+	ck_assert(bind(held, (struct sockaddr *)&ss, len) == 0);
+	ck_assert(listen(held, 1) == 0);
+
+	integ_path("good.yml", good, sizeof(good));
+	integ_write(good, CONF_HEAD("1s")
+	    "  - name: u\n"
+	    "    listen: udp://127.0.0.1:0\n"
+	    "    forward: udp://127.0.0.1:9\n"
+	    "  - name: t\n"
+	    "    listen: tcp://127.0.0.1:%u\n"
+	    "    forward: echo://\n", (unsigned)integ_local_port(held));
+	argv[0] = integ_flowgate();
+	argv[1] = "check";
+	argv[2] = "-c";
+	argv[3] = good;
+	argv[4] = NULL;
+	st = integ_run(argv, IO_MS, &out, &err);
+	ck_assert_msg(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	    "check good.yml: %s; stderr: %s", st == -1 ? "timed out" :
+	    integ_status_str(st, sbuf, sizeof(sbuf)), err);
+	ck_assert_msg(strstr(out, "configuration OK") != NULL,
+	    "check good.yml stdout: \"%s\"", out);
+	free(out);
+	free(err);
+
+	/* Two errors: both reported, each at its place. */
+	integ_path("bad.yml", bad, sizeof(bad));
+	integ_write(bad, "workers: 2\n"
+	    "services:\n"
+	    "  - name: u\n"
+	    "    listen: udp://127.0.0.1:0\n"
+	    "    forward: udp://127.0.0.1:9\n"
+	    "    bogus: 1\n"
+	    "  - name: t\n"
+	    "    listen: tcp://127.0.0.1:0\n"
+	    "    forward: tcp://127.0.0.1:9\n"
+	    "    idle_timeout: banana\n");
+	argv[3] = bad;
+	st = integ_run(argv, IO_MS, &out, &err);
+	ck_assert_msg(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 1,
+	    "check bad.yml: %s, expected exit status 1",
+	    st == -1 ? "timed out" : integ_status_str(st, sbuf, sizeof(sbuf)));
+	snprintf(loc, sizeof(loc), "%s:6:5: ", bad);
+	ck_assert_msg(has_line_with(err, loc, "bogus"), "no \"%s...bogus\" "
+	    "on stderr: %s", loc, err);
+	snprintf(loc, sizeof(loc), "%s:10:", bad);
+	ck_assert_msg(has_line_with(err, loc, NULL), "no \"%s\" on stderr "
+	    "(the second error): %s", loc, err);
+	ck_assert_msg(strstr(out, "configuration OK") == NULL,
+	    "bad.yml reported OK");
+	free(out);
+	free(err);
+
+	/* A file that is not there. */
+	integ_path("missing.yml", missing, sizeof(missing));
+	argv[3] = missing;
+	st = integ_run(argv, IO_MS, &out, &err);
+	ck_assert_msg(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 1,
+	    "check missing.yml: %s, expected exit status 1",
+	    st == -1 ? "timed out" : integ_status_str(st, sbuf, sizeof(sbuf)));
+	ck_assert_msg(strstr(err, missing) != NULL, "the error does not name "
+	    "%s: %s", missing, err);
+	free(out);
+	free(err);
+	close(held);
+}
+END_TEST
+
+/*
+ * IPv6: udp and tcp services on [::1], forwarding to [::1].
+ */
+START_TEST(test_integ_ipv6_loopback)
+{
+	struct integ_echo	*uecho, *techo;
+	struct sockaddr_storage	 usvc, tsvc;
+	socklen_t		 usvclen, tsvclen;
+	char			 line[LINE_MAX_LEN], re[RE_MAX], want[128];
+	char			 dst[64], *ports;
+	unsigned		 uport, tport;
+	int			 ufd, tfd;
+
+	if (!integ_have_ipv6()) {
+		fprintf(stderr, "integ: ipv6_loopback skipped: no ::1\n");
+		return;
+	}
+	uecho = integ_echo_start(INTEG_ECHO_UDP, AF_INET6);
+	techo = integ_echo_start(INTEG_ECHO_TCP, AF_INET6);
+	integ_conf_write(CONF_HEAD("1s")
+	    "  - name: u6\n"
+	    "    listen: udp://[::1]:0\n"
+	    "    forward: udp://[::1]:%u\n"
+	    "    idle_timeout: 30s\n"
+	    "  - name: t6\n"
+	    "    listen: tcp://[::1]:0\n"
+	    "    forward: tcp://[::1]:%u\n",
+	    (unsigned)integ_echo_port(uecho), (unsigned)integ_echo_port(techo));
+	integ_daemon_start();
+	integ_service_get("u6", "udp", &usvc, &usvclen);
+	integ_service_get("t6", "tcp", &tsvc, &tsvclen);
+	ck_assert_int_eq(usvc.ss_family, AF_INET6);
+	ck_assert_int_eq(tsvc.ss_family, AF_INET6);
+	ports = integ_read_file(integ.portfile, NULL);
+	ck_assert_ptr_nonnull(ports);
+	snprintf(want, sizeof(want), "u6 udp [::1]:%u\n",
+	    (unsigned)integ_addr_port(&usvc));
+	ck_assert_msg(strstr(ports, want) != NULL, "port file: %s", ports);
+	free(ports);
+
+	ufd = integ_udp_socket(AF_INET6, 0);
+	ck_assert(ufd != -1);
+	uport = integ_local_port(ufd);
+	udp_ping(ufd, &usvc, usvclen, "over ipv6 udp", "service u6");
+	tfd = tcp_connect_ok(&tsvc, tsvclen, "service t6");
+	tport = integ_local_port(tfd);
+	tcp_ping(tfd, "over ipv6 tcp", "service t6");
+	close(tfd);
+
+	ck_assert_msg(integ_log_wait(0, re_closed(re, sizeof(re), "t6",
+	    "[::1]", tport), LOG_MS, line, sizeof(line)) == 0,
+	    "no flow closed line with peer=[::1]:%u", tport);
+	snprintf(dst, sizeof(dst), "[::1]:%u",
+	    (unsigned)integ_echo_port(techo));
+	assert_field(line, "dst", dst);
+	assert_field(line, "reason", "closed");
+	integ_daemon_stop_ok(STOP_MS);
+	ck_assert_msg(integ_log_wait(0, re_closed(re, sizeof(re), "u6",
+	    "[::1]", uport), 0, line, sizeof(line)) == 0,
+	    "no flow closed line with peer=[::1]:%u", uport);
+	assert_num(line, "bytes_out", (long long)strlen("over ipv6 udp"));
+	close(ufd);
+	integ_echo_stop(uecho);
+	integ_echo_stop(techo);
+}
+END_TEST
+
+/*
+ * max_flows: the flow over the limit is closed and logged as refused;
+ * once a flow ends, a new one is admitted.
+ */
+START_TEST(test_integ_tcp_max_flows)
+{
+	struct integ_echo	*echo;
+	struct sockaddr_storage	 svc;
+	socklen_t		 svclen;
+	char			 re[RE_MAX];
+	unsigned		 port1;
+	int			 fd1, fd2, fd3, fd4;
+
+	echo = integ_echo_start(INTEG_ECHO_TCP, AF_INET);
+	integ_conf_write(CONF_HEAD("1s") RELOAD_T
+	    "    max_flows: 2\n", (unsigned)integ_echo_port(echo));
+	integ_daemon_start();
+	integ_service_get("t", "tcp", &svc, &svclen);
+	fd1 = tcp_connect_ok(&svc, svclen, "flow 1");
+	port1 = integ_local_port(fd1);
+	tcp_ping(fd1, "one", "flow 1");
+	fd2 = tcp_connect_ok(&svc, svclen, "flow 2");
+	tcp_ping(fd2, "two", "flow 2");
+
+	fd3 = tcp_connect_ok(&svc, svclen, "flow 3");
+	(void)send(fd3, "three", 5, MSG_NOSIGNAL);
+	assert_closed_empty(fd3, 3000, "flow 3 over max_flows 2");
+	snprintf(re, sizeof(re), "warn flow refused service=t "
+	    "peer=127\\.0\\.0\\.1:%u( .*)? reason=limit",
+	    (unsigned)integ_local_port(fd3));
+	ck_assert_msg(integ_log_wait(0, re, LOG_MS, NULL, 0) == 0,
+	    "no \"warn flow refused ... reason=limit\" line for flow 3");
+	close(fd3);
+	tcp_ping(fd1, "one again", "flow 1 after the refusal");
+	tcp_ping(fd2, "two again", "flow 2 after the refusal");
+
+	close(fd1);
+	ck_assert_msg(integ_log_wait(0, re_closed(re, sizeof(re), "t",
+	    "127.0.0.1", port1), LOG_MS, NULL, 0) == 0,
+	    "flow 1 did not close");
+	fd4 = tcp_connect_ok(&svc, svclen, "flow 4");
+	tcp_ping(fd4, "four", "flow 4 after flow 1 ended");
+	close(fd4);
+	close(fd2);
+	integ_daemon_stop_ok(STOP_MS);
+	integ_echo_stop(echo);
+}
+END_TEST
+
+/* One TCase per behaviour, each in its own scratch directory. */
+static TCase *
+integ_tcase(Suite *s, const char *name, int timeout)
+{
+	TCase	*tc;
+
+	tc = tcase_create(name);
+	tcase_add_unchecked_fixture(tc, integ_setup, integ_teardown);
+	tcase_add_checked_fixture(tc, NULL, integ_checked_teardown);
+	tcase_set_timeout(tc, timeout);
+	suite_add_tcase(s, tc);
+	return (tc);
+}
+
+static Suite *
+integ_suite(void)
+{
+	Suite	*s;
+
+	s = suite_create("integ");
+	tcase_add_test(integ_tcase(s, "udp_many_sources", 30),
+	    test_integ_udp_many_sources);
+	tcase_add_test(integ_tcase(s, "udp_max_datagram", 20),
+	    test_integ_udp_max_datagram);
+	tcase_add_test(integ_tcase(s, "udp_idle_expiry", 30),
+	    test_integ_udp_idle_expiry);
+	tcase_add_test(integ_tcase(s, "tcp_100mib_sha256", 60),
+	    test_integ_tcp_100mib_sha256);
+	tcase_add_test(integ_tcase(s, "tcp_half_close", 20),
+	    test_integ_tcp_half_close);
+	tcase_add_test(integ_tcase(s, "tcp_refused_target", 20),
+	    test_integ_tcp_refused_target);
+	tcase_add_test(integ_tcase(s, "tcp_max_flows", 20),
+	    test_integ_tcp_max_flows);
+	tcase_add_test(integ_tcase(s, "sighup_adds_service", 30),
+	    test_integ_sighup_adds_service);
+	tcase_add_test(integ_tcase(s, "sighup_broken_config_keeps_old", 30),
+	    test_integ_sighup_broken_config_keeps_old);
+	tcase_add_test(integ_tcase(s, "sigterm_exits_0", 20),
+	    test_integ_sigterm_exits_0);
+	tcase_add_test(integ_tcase(s, "sigterm_drains_live_flows", 30),
+	    test_integ_sigterm_drains_live_flows);
+	tcase_add_test(integ_tcase(s, "check_cmd", 20),
+	    test_integ_check_cmd);
+	tcase_add_test(integ_tcase(s, "ipv6_loopback", 20),
+	    test_integ_ipv6_loopback);
+	return (s);
+}
+
+int
+main(void)
+{
+	SRunner	*sr;
+	int	 nfail;
+
+	/* Writes to closed sockets fail with EPIPE; the daemon resets it. */
+	signal(SIGPIPE, SIG_IGN);
+	sr = srunner_create(integ_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	nfail = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return (nfail == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+}
