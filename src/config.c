@@ -193,6 +193,8 @@ enum {
 	SVC_ALLOW,
 	SVC_FALLBACK,
 	SVC_DESTINATION,
+	SVC_MAX_DATAGRAM,
+	SVC_MAX_PER_SOURCE,
 	SVC_NKEYS
 };
 static const struct conf_key service_keys[SVC_NKEYS] = {
@@ -303,6 +305,27 @@ static const struct conf_key service_keys[SVC_NKEYS] = {
 		.type = CONF_HOSTPORT,
 		.off = offsetof(struct service_conf, destination),
 		.help = "Tunnel clients: host:port the tunnel server dials."
+	},
+	[SVC_MAX_DATAGRAM] = {
+		/* pion/dtls reads 8192-byte datagrams: 8155 of payload. */
+		.name = "max_datagram",
+		.type = CONF_SIZE,
+		.min = 1,
+		.max = 16384,
+		.dflt = 8155,
+		.off = offsetof(struct service_conf, max_datagram),
+		.help = "dtls: larger datagrams are dropped and counted "
+		    "instead of sent; raise it only between flowgate peers."
+	},
+	[SVC_MAX_PER_SOURCE] = {
+		.name = "max_per_source",
+		.type = CONF_UINT,
+		.min = 0,
+		.max = 10000000,
+		.dflt = 0,
+		.off = offsetof(struct service_conf, max_per_source),
+		.help = "Live flows from one client IP address, per worker; "
+		    "0 means no cap."
 	}
 };
 
@@ -1620,6 +1643,8 @@ service_conf_equal(const struct service_conf *a, const struct service_conf *b)
 	    a->header_timeout == b->header_timeout &&
 	    a->handshake_timeout == b->handshake_timeout &&
 	    a->max_flows == b->max_flows &&
+	    a->max_datagram == b->max_datagram &&
+	    a->max_per_source == b->max_per_source &&
 	    a->buffer == b->buffer);
 }
 

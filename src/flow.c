@@ -270,6 +270,8 @@ flow_new(struct service *svc, enum flow_kind kind, const struct sockaddr *sa,
 	}
 	TAILQ_INSERT_TAIL(&svc->flows, f, sentry);
 	TAILQ_INSERT_TAIL(&w->allflows, f, wentry);
+	if (service_source_add(svc, sa) == 1)
+		f->flags |= FLOW_F_SOURCE;
 	svc->refs++;
 	svc->nflows++;
 	svc->flows_total++;
@@ -299,6 +301,8 @@ flow_unlink(struct flow *f)
 	}
 	TAILQ_REMOVE(&svc->flows, f, sentry);
 	TAILQ_REMOVE(&w->allflows, f, wentry);
+	if (f->flags & FLOW_F_SOURCE)
+		service_source_del(svc, (struct sockaddr *)&f->peer);
 	svc->nflows--;
 	w->nflows--;
 	svc->conf->stats->nflows--;
@@ -424,10 +428,12 @@ flow_resolve_cancel(struct flow *f)
 static void
 half_close(struct half *h)
 {
-	SSL	*ssl = h->ssl;
+	SSL	*ssl;
 
+	/* The transport may end the session itself (dtls does). */
 	if (h->ops != NULL && h->ops->close != NULL)
 		h->ops->close(h);
+	ssl = h->ssl;
 	if (h->ev != NULL)
 		event_free(h->ev);
 	if (h->wev != NULL)

@@ -396,12 +396,33 @@ reload(void)
 	log_info("configuration reloaded services=%d", cf->nservices);
 }
 
+/* SIGUSR1: one line of counters per service. */
+static void
+log_stats(void)
+{
+	struct service_conf	*sc;
+
+	log_info("stats flows=%llu", (unsigned long long)flowgate->nflows);
+	TAILQ_FOREACH(sc, &flowgate->config->services, entry) {
+		log_info("stats service=%s flows=%llu flows_total=%llu "
+		    "refused=%llu bytes_in=%llu bytes_out=%llu", sc->name,
+		    (unsigned long long)sc->stats->nflows,
+		    (unsigned long long)sc->stats->flows_total,
+		    (unsigned long long)sc->stats->flows_refused,
+		    (unsigned long long)sc->stats->bytes_in,
+		    (unsigned long long)sc->stats->bytes_out);
+	}
+}
+
 static void
 signal_cb(evutil_socket_t sig, short ev, void *arg)
 {
 	int	i;
 
 	switch (sig) {
+	case SIGUSR1:
+		log_stats();
+		break;
 	case SIGHUP:
 		reload();
 		break;
@@ -442,8 +463,8 @@ static int
 cmd_run(void)
 {
 	struct config	*cf;
-	struct event	*sigs[4];
-	int		 signos[4] = { SIGHUP, SIGINT, SIGTERM, 0 }, i;
+	struct event	*sigs[5];
+	int		 signos[5] = { SIGHUP, SIGINT, SIGTERM, SIGUSR1, 0 }, i;
 
 	if ((cf = load(flowgate->conf_path, 0)) == NULL)
 		return (EXIT_CONFIG);

@@ -57,6 +57,7 @@
 struct transport_ops;
 struct evconnlistener;
 struct flow_dns;
+struct src_counts;
 struct flow;
 struct half;
 struct service;
@@ -186,6 +187,8 @@ struct service_conf {
 	uint64_t	 connect_timeout;	/* ms */
 	uint64_t	 max_flows;		/* per service, all workers */
 	uint64_t	 buffer;		/* bytes queued per direction */
+	uint64_t	 max_datagram;		/* dtls: larger ones are dropped */
+	uint64_t	 max_per_source;	/* flows per client IP, 0 = no cap */
 	uint64_t	 header_timeout;	/* ms: tunnel header must arrive */
 	uint64_t	 handshake_timeout;	/* ms: TLS/DTLS handshake */
 	struct tls_conf	 tls;		/* merged with the global tls */
@@ -327,6 +330,8 @@ int		 tcp_listen_socket(const struct service_conf *,
 void		 tcp_accept_error_cb(struct evconnlistener *, void *);
 void		 tcp_listen_close(struct service *);
 void		 tcp_nodelay(int);
+int		 udp_listen_socket(const struct service_conf *,
+		    const struct sockaddr *, socklen_t, const char **);
 int		 tcp_connect(struct half *, const struct sockaddr *, socklen_t,
 		    uint64_t timeout_ms, void (*)(struct half *, int));
 int		 transport_check_hostport(const struct service_conf *, int,
@@ -417,6 +422,7 @@ struct flow {
 #define FLOW_F_CLOSING	0x02	/* flow_close ran; touch nothing */
 #define FLOW_F_HASHED	0x04	/* in the hash by peer address */
 #define FLOW_F_RELAYING	0x08	/* both halves ready */
+#define FLOW_F_SOURCE	0x10	/* counted in service->sources */
 	struct evbuffer	*pending;	/* dgram: queued before out is ready */
 	int		 npending;
 	struct flow_dns	*dns;		/* lookup in progress, or NULL */
@@ -481,6 +487,7 @@ struct service {
 	uint64_t	 nflows;
 	uint64_t	 flows_total;
 	uint64_t	 flows_refused;
+	struct src_counts *sources;	/* flows per client IP, if capped */
 	uint64_t	 refused_logged;	/* ms of last refusal log */
 	uint64_t	 refused_quiet;	/* refusals not logged since */
 };
@@ -493,6 +500,8 @@ void		 service_adopt(struct service *, struct config *,
 		    struct service_conf *);
 void		 service_unref(struct service *);
 int		 service_admit(struct service *, const struct sockaddr *);
+int		 service_source_add(struct service *, const struct sockaddr *);
+void		 service_source_del(struct service *, const struct sockaddr *);
 int		 service_allows(const struct service_conf *,
 		    const struct sockaddr *);
 
@@ -527,6 +536,7 @@ struct worker {
 	/* Scratch for batched datagram I/O; the hot path never mallocs. */
 	u_char		*rbuf;		/* FG_BATCH * FG_MAX_DGRAM; also the
 					   stream relay's scratch */
+	u_char		*xbuf;		/* FG_MAX_DGRAM + 1: decrypted records */
 };
 
 int		 worker_start(struct worker *, int idx);

@@ -31,10 +31,12 @@
 #include <errno.h>
 #include <getopt.h>
 #include <netdb.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -87,6 +89,19 @@ probe_why_openssl(struct probe *pr, const char *what)
 	    buf[0] != '\0' ? ": " : "", buf);
 }
 
+/* Why an SSL call on the DTLS probe failed. */
+static void
+probe_why_ssl(struct probe *pr, const char *what)
+{
+	char	buf[256];
+
+	tls_error_reason(buf, sizeof(buf));
+	if (buf[0] == '\0' && errno != 0)
+		snprintf(buf, sizeof(buf), "%s", strerror(errno));
+	snprintf(pr->why, sizeof(pr->why), "%s%s%s", what,
+	    buf[0] != '\0' ? ": " : "", buf);
+}
+
 static void
 probe_read_cb(struct bufferevent *bev, void *arg)
 {
@@ -132,6 +147,96 @@ probe_event_cb(struct bufferevent *bev, short what, void *arg)
 	event_base_loopexit(pr->base, NULL);
 }
 
+/*
+ * The DTLS probe: a connected UDP socket, poll() and OpenSSL's timers.
+ * Same contract: handshake, health header in its own record, and a
+ * close_notify back within the deadline.
+ */
+static void
+probe_dtls(struct service_conf *sc, struct addrinfo *ai, uint64_t timeout,
+    struct probe *pr)
+{
+	struct pollfd	 pfd;
+	struct timeval	 tv;
+	uint8_t		 hdr[SH_SIZE], buf[2048];
+	uint64_t	 deadline, now, wait;
+	SSL		*ssl = NULL;
+	BIO		*b;
+	int		 fd, r, done = 0, e;
+
+	deadline = probe_now_us() + timeout * 1000;
+	fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (fd == -1 || connect(fd, ai->ai_addr, ai->ai_addrlen) == -1) {
+		snprintf(pr->why, sizeof(pr->why), "connect: %s",
+		    strerror(errno));
+		goto out;
+	}
+	if ((ssl = tls_client_new(sc)) == NULL ||
+	    (b = BIO_new_dgram(fd, BIO_NOCLOSE)) == NULL)
+		fatalx("probe: out of memory");
+	(void)BIO_ctrl(b, BIO_CTRL_DGRAM_SET_CONNECTED, 0, ai->ai_addr);
+	SSL_set_bio(ssl, b, b);
+	SSL_set_mtu(ssl, 1200);
+	SSL_set_connect_state(ssl);
+	for (;;) {
+		ERR_clear_error();
+		errno = 0;
+		if (!done) {
+			if ((r = SSL_do_handshake(ssl)) == 1) {
+				done = 1;
+				pr->handshake = probe_now_us();
+				sh_build_health(hdr);
+				if (SSL_write(ssl, hdr, sizeof(hdr)) !=
+				    (int)sizeof(hdr)) {
+					probe_why_ssl(pr, "header write");
+					goto out;
+				}
+				continue;
+			}
+		} else {
+			if ((r = SSL_read(ssl, buf, sizeof(buf))) > 0) {
+				snprintf(pr->why, sizeof(pr->why), "server "
+				    "sent data instead of closing");
+				goto out;
+			}
+		}
+		e = SSL_get_error(ssl, r);
+		if (done && e == SSL_ERROR_ZERO_RETURN) {
+			pr->status = PROBE_OK;
+			goto out;
+		}
+		if (e != SSL_ERROR_WANT_READ) {
+			probe_why_ssl(pr, done ? "rejected after the handshake" :
+			    "handshake failed");
+			goto out;
+		}
+		if ((now = probe_now_us()) >= deadline) {
+			snprintf(pr->why, sizeof(pr->why), "timed out %s",
+			    done ? "waiting for close_notify" :
+			    "in the handshake");
+			goto out;
+		}
+		wait = deadline - now;
+		if (DTLSv1_get_timeout(ssl, &tv) == 1 &&
+		    (uint64_t)tv.tv_sec * 1000000 + (uint64_t)tv.tv_usec < wait)
+			wait = (uint64_t)tv.tv_sec * 1000000 +
+			    (uint64_t)tv.tv_usec;
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, (int)(wait / 1000) + 1) == 0)
+			(void)DTLSv1_handle_timeout(ssl);
+	}
+out:
+	if (ssl != NULL) {
+		if (pr->status == PROBE_OK)
+			(void)SSL_shutdown(ssl);
+		SSL_free(ssl);
+	}
+	if (fd != -1)
+		close(fd);
+}
+
 static __dead void
 probe_usage(void)
 {
@@ -159,7 +264,7 @@ probe_main(int argc, char *argv[])
 	char			*err = NULL, port[8];
 	uint64_t		 timeout = 5000;
 	SSL			*ssl = NULL;
-	int			 ch, rc;
+	int			 ch, rc, dtls;
 
 	memset(&sc, 0, sizeof(sc));
 	memset(&pr, 0, sizeof(pr));
@@ -202,11 +307,13 @@ probe_main(int argc, char *argv[])
 		    errstr);
 		return (PROBE_USAGE);
 	}
-	if (strcmp(sc.forward.scheme, "tls-stream") != 0) {
+	if (strcmp(sc.forward.scheme, "tls-stream") != 0 &&
+	    strcmp(sc.forward.scheme, "dtls") != 0) {
 		fprintf(stderr, "flowgate probe: %s: scheme must be "
-		    "tls-stream\n", argv[optind]);
+		    "tls-stream or dtls\n", argv[optind]);
 		return (PROBE_USAGE);
 	}
+	dtls = strcmp(sc.forward.scheme, "dtls") == 0;
 	if (sc.forward.host[0] == '\0' || !sc.forward.has_port ||
 	    sc.forward.port == 0) {
 		fprintf(stderr, "flowgate probe: %s: needs host:port\n",
@@ -219,19 +326,24 @@ probe_main(int argc, char *argv[])
 		return (PROBE_USAGE);
 	}
 
-	if ((sc.tls_ctx = tls_ctx_new(&sc, 0, 0, &err)) == NULL) {
+	if ((sc.tls_ctx = tls_ctx_new(&sc, 0, dtls, &err)) == NULL) {
 		printf("FAIL %s: %s\n", argv[optind], err);
 		free(err);
 		return (PROBE_FAIL);
 	}
 	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_socktype = dtls ? SOCK_DGRAM : SOCK_STREAM;
 	snprintf(port, sizeof(port), "%u", sc.forward.port);
 	if ((rc = getaddrinfo(sc.forward.host, port, &hints, &ai)) != 0) {
 		printf("FAIL %s: cannot resolve %s: %s\n", argv[optind],
 		    sc.forward.host, gai_strerror(rc));
 		tls_ctx_free(sc.tls_ctx);
 		return (PROBE_FAIL);
+	}
+	if (dtls) {
+		pr.start = probe_now_us();
+		probe_dtls(&sc, ai, timeout, &pr);
+		goto report;
 	}
 	if ((pr.base = event_base_new()) == NULL ||
 	    (ssl = tls_client_new(&sc)) == NULL)
@@ -252,14 +364,15 @@ probe_main(int argc, char *argv[])
 	else
 		event_base_dispatch(pr.base);
 
+	bufferevent_free(pr.bev);
+	event_base_free(pr.base);
+report:
 	if (pr.status == PROBE_OK)
 		printf("OK %s latency=%.1fms handshake=%.1fms\n", argv[optind],
 		    (double)(probe_now_us() - pr.start) / 1000.0,
 		    (double)(pr.handshake - pr.start) / 1000.0);
 	else
 		printf("FAIL %s: %s\n", argv[optind], pr.why);
-	bufferevent_free(pr.bev);
-	event_base_free(pr.base);
 	freeaddrinfo(ai);
 	tls_ctx_free(sc.tls_ctx);
 	return (pr.status);

@@ -29,9 +29,130 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/util.h>
+
 #include "flowgate.h"
 
 #define REFUSE_LOG_MS	1000	/* at most one refusal line a second */
+#define SRC_BUCKETS	4096	/* per-source counts: chains of the hash */
+
+/* Live flows from one client address, for max_per_source. */
+struct src_count {
+	LIST_ENTRY(src_count) entry;
+	struct sockaddr_storage ip;	/* the port zeroed */
+	uint64_t	 n;
+};
+struct src_counts {
+	LIST_HEAD(, src_count) b[SRC_BUCKETS];
+	uint8_t		 key[16];
+};
+
+static void
+src_ip(const struct sockaddr *sa, struct sockaddr_storage *ip)
+{
+	memset(ip, 0, sizeof(*ip));
+	if (sa->sa_family == AF_INET6) {
+		memcpy(ip, sa, sizeof(struct sockaddr_in6));
+		((struct sockaddr_in6 *)ip)->sin6_port = 0;
+		((struct sockaddr_in6 *)ip)->sin6_flowinfo = 0;
+	} else {
+		memcpy(ip, sa, sizeof(struct sockaddr_in));
+		((struct sockaddr_in *)ip)->sin_port = 0;
+	}
+}
+
+static struct src_count *
+src_find(struct src_counts *sc, const struct sockaddr_storage *ip,
+    size_t *bucket)
+{
+	struct src_count	*c;
+
+	*bucket = (size_t)(addr_hash((const struct sockaddr *)ip, sc->key) &
+	    (SRC_BUCKETS - 1));
+	LIST_FOREACH(c, &sc->b[*bucket], entry)
+		if (addr_cmp((struct sockaddr *)&c->ip,
+		    (const struct sockaddr *)ip) == 0)
+			return (c);
+	return (NULL);
+}
+
+/*
+ * Count one more flow from sa's address; -1 when that would pass cap.
+ * A service without a cap has no table and counts nothing.
+ */
+int
+service_source_add(struct service *svc, const struct sockaddr *sa)
+{
+	struct sockaddr_storage	 ip;
+	struct src_count	*c;
+	size_t			 b;
+
+	if (svc->sources == NULL)
+		return (0);
+	src_ip(sa, &ip);
+	if ((c = src_find(svc->sources, &ip, &b)) == NULL) {
+		if ((c = calloc(1, sizeof(*c))) == NULL)
+			return (-1);
+		c->ip = ip;
+		LIST_INSERT_HEAD(&svc->sources->b[b], c, entry);
+	}
+	if (svc->conf->max_per_source != 0 &&
+	    c->n >= svc->conf->max_per_source) {
+		if (c->n == 0) {
+			LIST_REMOVE(c, entry);
+			free(c);
+		}
+		return (-1);
+	}
+	c->n++;
+	return (1);
+}
+
+void
+service_source_del(struct service *svc, const struct sockaddr *sa)
+{
+	struct sockaddr_storage	 ip;
+	struct src_count	*c;
+	size_t			 b;
+
+	if (svc->sources == NULL)
+		return;
+	src_ip(sa, &ip);
+	if ((c = src_find(svc->sources, &ip, &b)) == NULL)
+		return;
+	if (--c->n == 0) {
+		LIST_REMOVE(c, entry);
+		free(c);
+	}
+}
+
+/* Whether sa's address already has its cap of flows. */
+static int
+service_source_full(struct service *svc, const struct sockaddr *sa)
+{
+	struct sockaddr_storage	 ip;
+	struct src_count	*c;
+	size_t			 b;
+
+	src_ip(sa, &ip);
+	c = src_find(svc->sources, &ip, &b);
+	return (c != NULL && c->n >= svc->conf->max_per_source);
+}
+
+static void
+service_sources_init(struct service *svc)
+{
+	size_t	i;
+
+	if (svc->sources != NULL || svc->conf->max_per_source == 0)
+		return;
+	if ((svc->sources = calloc(1, sizeof(*svc->sources))) == NULL)
+		return;
+	for (i = 0; i < SRC_BUCKETS; i++)
+		LIST_INIT(&svc->sources->b[i]);
+	evutil_secure_rng_get_bytes(svc->sources->key,
+	    sizeof(svc->sources->key));
+}
 
 /*
  * Build a service in worker w around a bound listening socket, which it
@@ -63,6 +184,7 @@ service_new(struct worker *w, struct config *cf, struct service_conf *sc,
 	    addr_parse_numeric(sc->forward.host, sc->forward.port, &svc->fwd,
 	    &svc->fwdlen) == -1)
 		svc->fwdlen = 0;	/* a name: resolved for each flow */
+	service_sources_init(svc);
 	TAILQ_INSERT_TAIL(&w->services, svc, entry);
 	if (sc->listen_ops->listen_start != NULL &&
 	    sc->listen_ops->listen_start(svc, fd) == -1) {
@@ -83,6 +205,7 @@ service_adopt(struct service *svc, struct config *cf, struct service_conf *sc)
 	svc->config = config_ref(cf);
 	svc->conf = sc;
 	config_unref(old);
+	service_sources_init(svc);
 }
 
 /*
@@ -104,8 +227,18 @@ service_stop(struct service *svc)
 void
 service_unref(struct service *svc)
 {
+	struct src_count	*c;
+	size_t			 i;
+
 	if (--svc->refs > 0)
 		return;
+	for (i = 0; svc->sources != NULL && i < SRC_BUCKETS; i++) {
+		while ((c = LIST_FIRST(&svc->sources->b[i])) != NULL) {
+			LIST_REMOVE(c, entry);
+			free(c);
+		}
+	}
+	free(svc->sources);
 	config_unref(svc->config);
 	free(svc);
 }
@@ -128,6 +261,9 @@ service_admit(struct service *svc, const struct sockaddr *peer)
 		why = "service max_flows";
 	else if (flowgate->nflows >= svc->config->max_flows)
 		why = "max_flows";
+	else if (svc->sources != NULL && sc->max_per_source != 0 &&
+	    service_source_full(svc, peer))
+		why = "max_per_source";
 	if (why == NULL)
 		return (0);
 	svc->flows_refused++;

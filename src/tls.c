@@ -25,12 +25,16 @@
 
 #include <sys/types.h>
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/err.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
@@ -135,6 +139,74 @@ tls_alpn_select_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
 }
 
 /*
+ * DTLS cookies: HMAC-SHA256 over the peer's address and port and the
+ * minute, with a key made once per process.  A cookie is good in the
+ * minute it was made and the next, so no state is kept per peer before
+ * the client proves it can receive at its address.
+ */
+static uint8_t		cookie_key[32];
+static pthread_once_t	cookie_once = PTHREAD_ONCE_INIT;
+
+static void
+tls_cookie_init(void)
+{
+	if (RAND_bytes(cookie_key, sizeof(cookie_key)) != 1)
+		fatalx("cannot make a DTLS cookie key");
+}
+
+static int
+tls_cookie_make(SSL *ssl, uint64_t minute, unsigned char *out,
+    unsigned int *outlen)
+{
+	BIO_ADDR	*peer;
+	uint8_t		 msg[16 + 2 + 8 + 1];
+	size_t		 alen = 16;
+	uint16_t	 port;
+	int		 family;
+
+	pthread_once(&cookie_once, tls_cookie_init);
+	if ((peer = BIO_ADDR_new()) == NULL)
+		return (0);
+	memset(msg, 0, sizeof(msg));
+	if (BIO_dgram_get_peer(SSL_get_rbio(ssl), peer) <= 0 ||
+	    BIO_ADDR_rawaddress(peer, msg, &alen) != 1) {
+		BIO_ADDR_free(peer);
+		return (0);
+	}
+	family = BIO_ADDR_family(peer);
+	port = BIO_ADDR_rawport(peer);
+	BIO_ADDR_free(peer);
+	memcpy(msg + 16, &port, sizeof(port));
+	memcpy(msg + 18, &minute, sizeof(minute));
+	msg[26] = (uint8_t)family;
+	return (HMAC(EVP_sha256(), cookie_key, sizeof(cookie_key), msg,
+	    sizeof(msg), out, outlen) != NULL);
+}
+
+static int
+tls_cookie_gen_cb(SSL *ssl, unsigned char *cookie, unsigned int *len)
+{
+	return (tls_cookie_make(ssl, (uint64_t)time(NULL) / 60, cookie, len));
+}
+
+static int
+tls_cookie_verify_cb(SSL *ssl, const unsigned char *cookie,
+    unsigned int len)
+{
+	unsigned char	want[EVP_MAX_MD_SIZE];
+	unsigned int	wlen;
+	uint64_t	minute = (uint64_t)time(NULL) / 60;
+	int		i;
+
+	for (i = 0; i < 2; i++) {
+		if (tls_cookie_make(ssl, minute - (uint64_t)i, want, &wlen) &&
+		    wlen == len && CRYPTO_memcmp(want, cookie, len) == 0)
+			return (1);
+	}
+	return (0);
+}
+
+/*
  * A context for sc: server or client, TLS or DTLS.  Returns NULL with a
  * malloc'd *errstr naming the file and OpenSSL's reason.
  */
@@ -158,7 +230,25 @@ tls_ctx_new(const struct service_conf *sc, int server, int dtls,
 		return (NULL);
 	}
 	if (dtls) {
+		/*
+		 * What pion/dtls (GoDoxy) speaks: DTLS 1.2, one suite, a
+		 * group it supports first, no tickets or resumption.  The
+		 * MTU is set per SSL (there is no CTX-level one).
+		 */
 		SSL_CTX_set_min_proto_version(ctx, DTLS1_2_VERSION);
+		SSL_CTX_set_max_proto_version(ctx, DTLS1_2_VERSION);
+		if (SSL_CTX_set_cipher_list(ctx,
+		    "ECDHE-ECDSA-AES128-GCM-SHA256") != 1 ||
+		    SSL_CTX_set1_groups_list(ctx, "X25519:P-256") != 1) {
+			*errstr = tls_err("cannot set DTLS parameters", NULL);
+			goto fail;
+		}
+		SSL_CTX_set_options(ctx, SSL_OP_NO_QUERY_MTU | SSL_OP_NO_TICKET);
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+		if (server) {
+			SSL_CTX_set_cookie_generate_cb(ctx, tls_cookie_gen_cb);
+			SSL_CTX_set_cookie_verify_cb(ctx, tls_cookie_verify_cb);
+		}
 	} else {
 		SSL_CTX_set_min_proto_version(ctx, t->min_version == TLS_V13 ?
 		    TLS1_3_VERSION : TLS1_2_VERSION);
@@ -234,11 +324,12 @@ tls_ctx_new(const struct service_conf *sc, int server, int dtls,
 			SSL_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT);
 		} else
 			SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
-		if (!dtls)
+		if (!dtls) {
 			SSL_CTX_set_alpn_select_cb(ctx, tls_alpn_select_cb,
 			    (void *)sc);
-		/* One ticket is plenty; the agent protocol has no resumption. */
-		SSL_CTX_set_num_tickets(ctx, 0);
+			/* The agent protocol has no resumption. */
+			SSL_CTX_set_num_tickets(ctx, 0);
+		}
 	} else {
 		if (t->ca == NULL) {
 			xasprintf(errstr, "a %s client needs tls.ca to verify "

@@ -24,12 +24,14 @@
 
 #include "flowgate.h"
 
+extern const struct transport_ops dtls_transport;
 extern const struct transport_ops echo_transport;
 extern const struct transport_ops tcp_transport;
 extern const struct transport_ops tls_stream_transport;
 extern const struct transport_ops udp_transport;
 
 const struct transport_ops *const transports[] = {
+	&dtls_transport,
 	&echo_transport,
 	&tcp_transport,
 	&tls_stream_transport,

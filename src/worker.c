@@ -186,6 +186,7 @@ worker_main(void *arg)
 	if (w->config != NULL)
 		config_unref(w->config);
 	free(w->rbuf);
+	free(w->xbuf);
 	event_base_free(w->base);
 	return (NULL);
 }
@@ -215,6 +216,7 @@ worker_start(struct worker *w, int idx)
 	flow_table_init(&w->table);
 	wheel_init(&w->wheel, WORKER_TICK_MS, now_ms());
 	w->rbuf = xcalloc(FG_BATCH, FG_MAX_DGRAM + 1);
+	w->xbuf = xcalloc(1, FG_MAX_DGRAM + 1);
 	w->wheel_ev = event_new(w->base, -1, EV_PERSIST, worker_tick_cb, w);
 	w->cmd_ev = event_new(w->base, -1, 0, worker_cmd_cb, w);
 	if (w->wheel_ev == NULL || w->cmd_ev == NULL ||

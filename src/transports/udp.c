@@ -52,8 +52,8 @@ udp_sockbufs(int fd)
 	(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
 }
 
-static int
-udp_listen_open(const struct service_conf *sc, const struct sockaddr *sa,
+int
+udp_listen_socket(const struct service_conf *sc, const struct sockaddr *sa,
     socklen_t salen, const char **errstr)
 {
 	int	fd, on = 1;
@@ -350,7 +350,7 @@ const struct transport_ops udp_transport = {
 	    TR_NEED_PORT,
 	.idle_default = 5 * 60 * 1000,
 	.check = transport_check_hostport,
-	.listen_open = udp_listen_open,
+	.listen_open = udp_listen_socket,
 	.listen_start = udp_listen_start,
 	.listen_stop = udp_listen_stop,
 	.open = udp_open,

@@ -1,0 +1,1013 @@
+/*
+ * Copyright (c) 2026 The flowgate authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
+
+/*
+ * dtls: GoDoxy's agent stream for UDP, DTLS 1.2 as pion/dtls speaks it.
+ *
+ * As a listener (the agent side) one unconnected UDP socket per worker
+ * carries every peer.  A datagram from an unknown address goes through a
+ * shared listener SSL driven by DTLSv1_listen(): a stateless cookie
+ * exchange, so nothing is kept for a peer until it proves it receives at
+ * its address.  Then that SSL becomes the peer's, with a small BIO that
+ * hands OpenSSL the current datagram and sends with sendto(), and a new
+ * listener takes its place.  Each peer is a datagram flow: the 275-byte
+ * header comes alone in the first application record, then one record
+ * is one datagram each way, through a connected UDP socket per flow.
+ *
+ * OpenSSL drops a new ClientHello on an established association (openssl
+ * issue 3283), so a client that restarts from the same address would be
+ * stuck; such a hello goes through the cookie exchange and a pending SSL,
+ * and replaces the old session once its handshake succeeds.
+ *
+ * As egress (the GoDoxy server side) each flow opens its own DTLS session
+ * from a fresh source port, queues datagrams during the handshake, and
+ * sends the header for the service's destination in its own record.
+ */
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include <event2/event.h>
+#include <event2/util.h>
+
+#include "flowgate.h"
+#include "proto/stream_header.h"
+
+#define DTLS_MTU	1200	/* pion's; only handshake messages obey it */
+#define DTLS_BATCHES	4	/* recvmmsg calls per wakeup */
+
+/* What the peer BIO reads (the current datagram) and where it sends. */
+struct dtls_io {
+	int			 fd;
+	struct sockaddr_storage	 peer;
+	socklen_t		 peerlen;
+	const u_char		*in;	/* NULL once OpenSSL took it */
+	size_t			 inlen;
+};
+
+/* A service's listener state in one worker. */
+struct dtls_srv {
+	SSL		*listener;	/* for addresses with no session */
+	struct dtls_io	 lio;		/* its BIO's */
+	uint64_t	 hellos;	/* answered statelessly */
+	uint64_t	 junk;		/* ignored datagrams */
+};
+
+/* The agent side of one session. */
+struct dtls_peer {
+	struct dtls_io		 io;
+	int			 state;
+#define DP_HANDSHAKE	0
+#define DP_HEADER	1	/* waiting for the 275 bytes */
+#define DP_ROUTE	2	/* resolving and connecting the egress */
+#define DP_RELAY	3
+	struct sh_reader	 rd;
+	struct stream_header	 hdr;
+	SSL			*pending;	/* a restarted client's handshake */
+	struct dtls_io		*pio;		/* its BIO's */
+	uint64_t		 pending_deadline;
+};
+
+static BIO_METHOD	*dtls_bio_method;
+static pthread_once_t	 dtls_bio_once = PTHREAD_ONCE_INIT;
+
+static int
+dtls_bio_read(BIO *b, char *buf, int len)
+{
+	struct dtls_io	*io = BIO_get_data(b);
+	size_t		 n;
+
+	BIO_clear_retry_flags(b);
+	if (io->in == NULL) {
+		BIO_set_retry_read(b);
+		return (-1);
+	}
+	n = io->inlen < (size_t)len ? io->inlen : (size_t)len;
+	memcpy(buf, io->in, n);
+	io->in = NULL;
+	return ((int)n);
+}
+
+/* One datagram per write; a full socket buffer is a lost packet. */
+static int
+dtls_bio_write(BIO *b, const char *buf, int len)
+{
+	struct dtls_io	*io = BIO_get_data(b);
+
+	BIO_clear_retry_flags(b);
+	(void)sendto(io->fd, buf, (size_t)len, MSG_DONTWAIT,
+	    (struct sockaddr *)&io->peer, io->peerlen);
+	return (len);
+}
+
+static long
+dtls_bio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+	struct dtls_io		*io = BIO_get_data(b);
+	struct sockaddr_in	*sin;
+	struct sockaddr_in6	*sin6;
+
+	switch (cmd) {
+	case BIO_CTRL_FLUSH:
+	case BIO_CTRL_DGRAM_SET_CONNECTED:
+	case BIO_CTRL_DGRAM_SET_PEER:
+	case BIO_CTRL_DGRAM_SET_NEXT_TIMEOUT:
+		return (1);
+	case BIO_CTRL_DGRAM_GET_PEER:
+		if (io->peer.ss_family == AF_INET6) {
+			sin6 = (struct sockaddr_in6 *)&io->peer;
+			return (BIO_ADDR_rawmake(ptr, AF_INET6,
+			    &sin6->sin6_addr, sizeof(sin6->sin6_addr),
+			    sin6->sin6_port));
+		}
+		sin = (struct sockaddr_in *)&io->peer;
+		return (BIO_ADDR_rawmake(ptr, AF_INET, &sin->sin_addr,
+		    sizeof(sin->sin_addr), sin->sin_port));
+	case BIO_CTRL_DGRAM_GET_MTU_OVERHEAD:
+		return (io->peer.ss_family == AF_INET6 ? 48 : 28);
+	default:
+		return (0);
+	}
+}
+
+static void
+dtls_bio_init(void)
+{
+	dtls_bio_method = BIO_meth_new(BIO_get_new_index() |
+	    BIO_TYPE_SOURCE_SINK, "flowgate dtls");
+	if (dtls_bio_method == NULL ||
+	    BIO_meth_set_read(dtls_bio_method, dtls_bio_read) != 1 ||
+	    BIO_meth_set_write(dtls_bio_method, dtls_bio_write) != 1 ||
+	    BIO_meth_set_ctrl(dtls_bio_method, dtls_bio_ctrl) != 1)
+		fatalx("cannot make the DTLS BIO method");
+}
+
+/* A BIO over io, which must not move while the BIO lives. */
+static BIO *
+dtls_bio_new(struct dtls_io *io)
+{
+	BIO	*b;
+
+	pthread_once(&dtls_bio_once, dtls_bio_init);
+	if ((b = BIO_new(dtls_bio_method)) == NULL)
+		return (NULL);
+	BIO_set_data(b, io);
+	BIO_set_init(b, 1);
+	return (b);
+}
+
+/* An SSL for the service's listener or a client, with pion's MTU. */
+static SSL *
+dtls_ssl_new(struct service *svc, struct dtls_io *io)
+{
+	SSL	*ssl;
+	BIO	*b;
+
+	if ((ssl = SSL_new(svc->conf->tls_ctx)) == NULL)
+		return (NULL);
+	if ((b = dtls_bio_new(io)) == NULL) {
+		SSL_free(ssl);
+		return (NULL);
+	}
+	SSL_set_bio(ssl, b, b);
+	SSL_set_mtu(ssl, DTLS_MTU);
+	SSL_set_accept_state(ssl);
+	return (ssl);
+}
+
+/*
+ * Retransmission: after every SSL call, the timer follows what OpenSSL
+ * says; a timer that fires early is just re-armed.
+ */
+static void
+dtls_timer_arm(struct half *h, SSL *ssl)
+{
+	struct timeval	tv;
+
+	if (h->tev == NULL)
+		return;
+	if (ssl != NULL && DTLSv1_get_timeout(ssl, &tv) == 1)
+		evtimer_add(h->tev, &tv);
+	else
+		evtimer_del(h->tev);
+}
+
+static int	dtls_peer_input(struct flow *, const u_char *, size_t);
+static void	dtls_client_step(struct half *);
+
+static void
+dtls_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct half		*h = arg;
+	struct flow		*f = h->flow;
+	struct dtls_peer	*p = h == &f->in ? h->tr_priv : NULL;
+	struct timeval		 tv;
+	SSL			*ssl = h->ssl;
+
+	if (p != NULL && p->pending != NULL)
+		ssl = p->pending;
+	if (ssl == NULL)
+		return;
+	if (DTLSv1_get_timeout(ssl, &tv) == 1 &&
+	    (tv.tv_sec > 0 || tv.tv_usec > 0)) {
+		evtimer_add(h->tev, &tv);
+		return;
+	}
+	ERR_clear_error();
+	if (DTLSv1_handle_timeout(ssl) < 0) {
+		if (ssl == h->ssl) {
+			flow_log(f, LOG_LVL_INFO, "dtls handshake gave up");
+			flow_close(f, "timeout");
+			return;
+		}
+		/* A restart that went nowhere: keep the old session. */
+		SSL_free(p->pending);
+		free(p->pio);
+		p->pending = NULL;
+		p->pio = NULL;
+	}
+	dtls_timer_arm(h, ssl);
+}
+
+/*
+ * The agent side.
+ */
+static void
+dtls_peer_routed(struct flow *f, const struct sockaddr *sa, socklen_t len,
+    int err)
+{
+	struct dtls_peer	*p = f->in.tr_priv;
+	char			 a[ADDRSTRLEN];
+
+	if (sa == NULL) {
+		flow_log(f, LOG_LVL_WARN, "cannot resolve %s: %s", p->hdr.host,
+		    evutil_gai_strerror(err));
+		flow_close(f, "unresolved");
+		return;
+	}
+	memcpy(&f->dst, sa, len);
+	f->dstlen = len;
+	if (!service_allows(f->service->conf, sa)) {
+		flow_log(f, LOG_LVL_WARN, "destination not allowed dst=%s "
+		    "host=%s", addr_str(sa, a, sizeof(a)), p->hdr.host);
+		flow_close(f, "denied");
+		return;
+	}
+	p->state = DP_RELAY;
+	flow_open(f);
+}
+
+/* One application record from the client.  -1: the flow is gone. */
+static int
+dtls_peer_record(struct flow *f, u_char *buf, size_t len)
+{
+	struct dtls_peer	*p = f->in.tr_priv;
+	struct dgram		 d;
+	const char		*errstr = NULL;
+	enum sh_status		 st;
+	size_t			 used;
+
+	if (p->state == DP_HEADER) {
+		/* pion reads the header whole: a longer record fails. */
+		if (len > SH_SIZE - p->rd.have) {
+			flow_log(f, LOG_LVL_WARN, "bad tunnel header: a %zu-byte "
+			    "record where %zu header bytes were due", len,
+			    SH_SIZE - p->rd.have);
+			flow_close(f, "header");
+			return (-1);
+		}
+		st = sh_reader_feed(&p->rd, buf, len, &used, &p->hdr, &errstr);
+		if (st == SH_MORE)
+			return (0);
+		if (st == SH_ERROR) {
+			flow_log(f, LOG_LVL_WARN, "bad tunnel header: %s",
+			    errstr);
+			flow_close(f, "header");
+			return (-1);
+		}
+		if (f->in.ev != NULL)
+			evtimer_del(f->in.ev);
+		if (sh_is_health(&p->hdr)) {
+			flow_log(f, LOG_LVL_INFO, "health check received");
+			flow_close(f, "health");
+			return (-1);
+		}
+		flow_log(f, LOG_LVL_DEBUG, "tunnel request host=%s port=%u",
+		    p->hdr.host, p->hdr.portnum);
+		/* Datagrams that follow wait in the flow's queue. */
+		p->state = DP_ROUTE;
+		f->in.flags |= HALF_READY;
+		flow_resolve(f, p->hdr.host, p->hdr.portnum, SOCK_DGRAM,
+		    dtls_peer_routed);
+		return ((f->flags & FLOW_F_CLOSING) ? -1 : 0);
+	}
+	d.buf = buf;
+	d.len = len;
+	return (flow_dgram_in(f, &d, 1));
+}
+
+/* Read every record the current datagram holds.  -1: the flow is gone. */
+static int
+dtls_peer_drain(struct flow *f)
+{
+	struct half	*h = &f->in;
+	u_char		*buf = f->worker->xbuf;
+	int		 n;
+
+	for (;;) {
+		ERR_clear_error();
+		if ((n = SSL_read(h->ssl, buf, FG_MAX_DGRAM)) > 0) {
+			if (dtls_peer_record(f, buf, (size_t)n) == -1)
+				return (-1);
+			continue;
+		}
+		switch (SSL_get_error(h->ssl, n)) {
+		case SSL_ERROR_WANT_READ:
+		case SSL_ERROR_WANT_WRITE:
+			return (0);
+		case SSL_ERROR_ZERO_RETURN:
+			flow_close(f, "closed");
+			return (-1);
+		default:
+			tls_log_errors(LOG_LVL_INFO, "dtls read failed "
+			    "service=%s flow=%llu", f->service->conf->name,
+			    (unsigned long long)f->id);
+			flow_close(f, "tls");
+			return (-1);
+		}
+	}
+}
+
+static int
+dtls_peer_handshake(struct flow *f)
+{
+	struct half	*h = &f->in;
+	struct dtls_peer *p = h->tr_priv;
+	char		 reason[256];
+	int		 r;
+
+	ERR_clear_error();
+	if ((r = SSL_do_handshake(h->ssl)) != 1) {
+		switch (SSL_get_error(h->ssl, r)) {
+		case SSL_ERROR_WANT_READ:
+		case SSL_ERROR_WANT_WRITE:
+			dtls_timer_arm(h, h->ssl);
+			return (0);
+		default:
+			flow_log(f, LOG_LVL_WARN, "dtls handshake failed: "
+			    "openssl=\"%s\"", tls_error_reason(reason,
+			    sizeof(reason)));
+			flow_close(f, "tls");
+			return (-1);
+		}
+	}
+	dtls_timer_arm(h, NULL);
+	/* pion requires the extended master secret; OpenSSL has no knob. */
+	if (SSL_get_extms_support(h->ssl) != 1) {
+		flow_log(f, LOG_LVL_WARN, "dtls peer without extended master "
+		    "secret");
+		flow_close(f, "tls");
+		return (-1);
+	}
+	flow_log(f, LOG_LVL_DEBUG, "dtls established cipher=%s",
+	    SSL_get_cipher_name(h->ssl));
+	p->state = DP_HEADER;
+	return (0);
+}
+
+static void
+dtls_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct half		*h = arg;
+	struct dtls_peer	*p = h->tr_priv;
+
+	flow_log(h->flow, LOG_LVL_INFO, "%s not done in time",
+	    p->state == DP_HANDSHAKE ? "dtls handshake" : "tunnel header");
+	flow_close(h->flow, "timeout");
+}
+
+/*
+ * Make a session for a verified ClientHello that sits in ssl: a flow
+ * keyed by the client's address owns it from here.
+ */
+static struct flow *
+dtls_peer_new(struct service *svc, SSL *ssl, const struct sockaddr *from,
+    socklen_t fromlen)
+{
+	struct flow		*f;
+	struct dtls_peer	*p;
+	struct timeval		 tv;
+	BIO			*b;
+	uint64_t		 ms = svc->conf->handshake_timeout +
+			    svc->conf->header_timeout;
+
+	if ((f = flow_new(svc, FLOW_DGRAM, from, fromlen, 1)) == NULL) {
+		SSL_free(ssl);
+		return (NULL);
+	}
+	if ((p = calloc(1, sizeof(*p))) == NULL) {
+		SSL_free(ssl);
+		flow_close(f, "error");
+		return (NULL);
+	}
+	f->in.tr_priv = p;
+	f->in.ssl = ssl;
+	p->io.fd = svc->listen_fd;
+	memcpy(&p->io.peer, from, fromlen);
+	p->io.peerlen = fromlen;
+	sh_reader_init(&p->rd);
+	if ((b = dtls_bio_new(&p->io)) == NULL) {
+		flow_close(f, "error");
+		return (NULL);
+	}
+	SSL_set_bio(ssl, b, b);		/* frees the listener's BIO */
+	SSL_set_mtu(ssl, DTLS_MTU);
+	f->in.tev = evtimer_new(svc->worker->base, dtls_timer_cb, &f->in);
+	f->in.ev = evtimer_new(svc->worker->base, dtls_deadline_cb, &f->in);
+	if (f->in.tev == NULL || f->in.ev == NULL) {
+		flow_close(f, "error");
+		return (NULL);
+	}
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)((ms % 1000) * 1000);
+	evtimer_add(f->in.ev, &tv);
+	return (f);
+}
+
+/* A fresh listener for the next unknown address. */
+static int
+dtls_listener_renew(struct service *svc)
+{
+	struct dtls_srv	*srv = svc->tr_priv;
+
+	srv->listener = dtls_ssl_new(svc, &srv->lio);
+	return (srv->listener != NULL ? 0 : -1);
+}
+
+/*
+ * Run a datagram from an address without a session (or a restarting
+ * client) through the stateless cookie exchange.  Returns the listener
+ * SSL, now holding a verified ClientHello, or NULL.
+ */
+static SSL *
+dtls_listen(struct service *svc, const u_char *buf, size_t len,
+    const struct sockaddr *from, socklen_t fromlen)
+{
+	struct dtls_srv	*srv = svc->tr_priv;
+	BIO_ADDR	*addr;
+	SSL		*ssl;
+	int		 r;
+
+	if (srv->listener == NULL && dtls_listener_renew(svc) == -1)
+		return (NULL);
+	srv->lio.fd = svc->listen_fd;
+	memcpy(&srv->lio.peer, from, fromlen);
+	srv->lio.peerlen = fromlen;
+	srv->lio.in = buf;
+	srv->lio.inlen = len;
+	if ((addr = BIO_ADDR_new()) == NULL)
+		return (NULL);
+	ERR_clear_error();
+	r = DTLSv1_listen(srv->listener, addr);
+	BIO_ADDR_free(addr);
+	ERR_clear_error();
+	if (r == 0) {
+		srv->hellos++;
+		return (NULL);
+	}
+	if (r < 0) {
+		srv->junk++;
+		SSL_free(srv->listener);
+		srv->listener = NULL;
+		return (NULL);
+	}
+	/* The hello is buffered in this SSL: it is the peer's now. */
+	ssl = srv->listener;
+	srv->listener = NULL;
+	(void)dtls_listener_renew(svc);
+	return (ssl);
+}
+
+/* An epoch-0 ClientHello that is not a retransmit of this session's. */
+static int
+dtls_is_new_hello(SSL *ssl, const u_char *d, size_t len)
+{
+	u_char	random[SSL3_RANDOM_SIZE];
+
+	if (len < 59 || d[0] != 22 || d[3] != 0 || d[4] != 0 || d[13] != 1)
+		return (0);
+	if (SSL_get_client_random(ssl, random, sizeof(random)) !=
+	    sizeof(random))
+		return (1);
+	return (memcmp(d + 27, random, sizeof(random)) != 0);
+}
+
+/* The restarted client finished its handshake: it replaces the old one. */
+static void
+dtls_peer_promote(struct flow *old)
+{
+	struct service		*svc = old->service;
+	struct dtls_peer	*p = old->in.tr_priv, *np;
+	struct sockaddr_storage	 from;
+	socklen_t		 fromlen = old->peerlen;
+	struct flow		*f;
+	SSL			*ssl = p->pending;
+	struct dtls_io		*pio = p->pio;
+
+	p->pending = NULL;
+	p->pio = NULL;
+	memcpy(&from, &old->peer, fromlen);
+	flow_log(old, LOG_LVL_INFO, "client restarted its dtls session");
+	flow_close(old, "replaced");
+	f = dtls_peer_new(svc, ssl, (struct sockaddr *)&from, fromlen);
+	free(pio);
+	if (f == NULL)
+		return;
+	np = f->in.tr_priv;
+	np->state = DP_HEADER;
+	/* The handshake is done; the header is due. */
+	(void)dtls_peer_drain(f);
+}
+
+/* Datagrams of a restart in progress go to the pending SSL. */
+static void
+dtls_pending_input(struct flow *f, const u_char *buf, size_t len)
+{
+	struct dtls_peer	*p = f->in.tr_priv;
+	int			 r;
+
+	p->pio->in = buf;
+	p->pio->inlen = len;
+	ERR_clear_error();
+	if ((r = SSL_do_handshake(p->pending)) == 1) {
+		if (SSL_get_extms_support(p->pending) == 1) {
+			dtls_peer_promote(f);
+			return;
+		}
+		r = -1;
+	}
+	if (r != 1 && SSL_get_error(p->pending, r) != SSL_ERROR_WANT_READ &&
+	    SSL_get_error(p->pending, r) != SSL_ERROR_WANT_WRITE) {
+		ERR_clear_error();
+		SSL_free(p->pending);
+		free(p->pio);
+		p->pending = NULL;
+		p->pio = NULL;
+		dtls_timer_arm(&f->in, f->in.ssl);
+		return;
+	}
+	dtls_timer_arm(&f->in, p->pending);
+}
+
+/* A datagram for a known peer.  -1: the flow is gone. */
+static int
+dtls_peer_input(struct flow *f, const u_char *buf, size_t len)
+{
+	struct dtls_peer	*p = f->in.tr_priv;
+	SSL			*ssl;
+	BIO			*b;
+
+	if (p->pending != NULL) {
+		if (now_ms() < p->pending_deadline) {
+			dtls_pending_input(f, buf, len);
+			return (0);
+		}
+		SSL_free(p->pending);
+		free(p->pio);
+		p->pending = NULL;
+		p->pio = NULL;
+	}
+	if (p->state != DP_HANDSHAKE &&
+	    dtls_is_new_hello(f->in.ssl, buf, len)) {
+		ssl = dtls_listen(f->service, buf, len,
+		    (struct sockaddr *)&f->peer, f->peerlen);
+		if (ssl == NULL)
+			return (0);
+		if ((p->pio = calloc(1, sizeof(*p->pio))) == NULL ||
+		    (b = dtls_bio_new(p->pio)) == NULL) {
+			free(p->pio);
+			p->pio = NULL;
+			SSL_free(ssl);
+			return (0);
+		}
+		*p->pio = p->io;
+		p->pio->in = NULL;
+		SSL_set_bio(ssl, b, b);
+		SSL_set_mtu(ssl, DTLS_MTU);
+		p->pending = ssl;
+		p->pending_deadline = now_ms() +
+		    f->service->conf->handshake_timeout;
+		dtls_pending_input(f, NULL, 0);
+		return (0);
+	}
+	p->io.in = buf;
+	p->io.inlen = len;
+	if (p->state == DP_HANDSHAKE) {
+		if (dtls_peer_handshake(f) == -1)
+			return (-1);
+		if (p->state == DP_HANDSHAKE)
+			return (0);
+	}
+	return (dtls_peer_drain(f));
+}
+
+static void
+dtls_listen_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct service		*svc = arg;
+	struct worker		*w = svc->worker;
+	struct mmsghdr		 msgs[FG_BATCH];
+	struct iovec		 iov[FG_BATCH];
+	struct sockaddr_storage	 from[FG_BATCH];
+	struct flow		*f;
+	SSL			*ssl;
+	u_char			*buf;
+	int			 b, i, n;
+
+	for (b = 0; b < DTLS_BATCHES; b++) {
+		for (i = 0; i < FG_BATCH; i++) {
+			iov[i].iov_base = w->rbuf + (size_t)i * (FG_MAX_DGRAM + 1);
+			iov[i].iov_len = FG_MAX_DGRAM + 1;
+			memset(&msgs[i].msg_hdr, 0, sizeof(msgs[i].msg_hdr));
+			msgs[i].msg_hdr.msg_iov = &iov[i];
+			msgs[i].msg_hdr.msg_iovlen = 1;
+			msgs[i].msg_hdr.msg_name = &from[i];
+			msgs[i].msg_hdr.msg_namelen = sizeof(from[i]);
+		}
+		n = recvmmsg(fd, msgs, FG_BATCH, MSG_DONTWAIT, NULL);
+		if (n <= 0) {
+			if (n == -1 && errno != EAGAIN && errno != EINTR)
+				log_warn("service=%s recvmmsg", svc->conf->name);
+			return;
+		}
+		for (i = 0; i < n; i++) {
+			buf = iov[i].iov_base;
+			f = flow_lookup(w, svc, (struct sockaddr *)&from[i]);
+			if (f != NULL) {
+				(void)dtls_peer_input(f, buf, msgs[i].msg_len);
+				continue;
+			}
+			ssl = dtls_listen(svc, buf, msgs[i].msg_len,
+			    (struct sockaddr *)&from[i],
+			    msgs[i].msg_hdr.msg_namelen);
+			if (ssl == NULL)
+				continue;
+			f = dtls_peer_new(svc, ssl, (struct sockaddr *)&from[i],
+			    msgs[i].msg_hdr.msg_namelen);
+			if (f != NULL)
+				(void)dtls_peer_input(f, NULL, 0);
+		}
+		if (n < FG_BATCH)
+			return;
+	}
+}
+
+static int
+dtls_listen_start(struct service *svc, int fd)
+{
+	struct dtls_srv	*srv;
+
+	if ((srv = calloc(1, sizeof(*srv))) == NULL)
+		return (-1);
+	svc->tr_priv = srv;
+	svc->listen_fd = fd;
+	if (dtls_listener_renew(svc) == -1)
+		return (-1);
+	svc->listen_ev = event_new(svc->worker->base, fd, EV_READ | EV_PERSIST,
+	    dtls_listen_cb, svc);
+	if (svc->listen_ev == NULL || event_add(svc->listen_ev, NULL) == -1)
+		return (-1);
+	return (0);
+}
+
+/* The sessions live on the listening socket: they end with it. */
+static void
+dtls_listen_stop(struct service *svc)
+{
+	struct dtls_srv	*srv = svc->tr_priv;
+	struct flow	*f;
+
+	if (svc->listen_ev != NULL) {
+		event_free(svc->listen_ev);
+		svc->listen_ev = NULL;
+	}
+	while ((f = TAILQ_FIRST(&svc->flows)) != NULL)
+		flow_close(f, "shutdown");
+	if (srv != NULL) {
+		log_debug("%s: service=%s hellos=%llu junk=%llu", __func__,
+		    svc->conf->name, (unsigned long long)srv->hellos,
+		    (unsigned long long)srv->junk);
+		SSL_free(srv->listener);
+		free(srv);
+		svc->tr_priv = NULL;
+	}
+	if (svc->listen_fd != -1) {
+		close(svc->listen_fd);
+		svc->listen_fd = -1;
+	}
+}
+
+/*
+ * The client side.
+ */
+static void
+dtls_client_fail(struct flow *f, const char *what)
+{
+	char	reason[256];
+
+	tls_error_reason(reason, sizeof(reason));
+	if (reason[0] != '\0')
+		flow_log(f, LOG_LVL_WARN, "dtls %s failed: openssl=\"%s\"",
+		    what, reason);
+	else {
+		f->err = errno;
+		flow_log(f, LOG_LVL_INFO, "dtls %s failed", what);
+	}
+	flow_close(f, f->err == ECONNREFUSED ? "refused" : "tls");
+}
+
+static void
+dtls_client_step(struct half *h)
+{
+	struct flow		*f = h->flow;
+	const struct service_conf *sc = f->service->conf;
+	uint8_t			 hdr[SH_SIZE];
+	const char		*errstr = NULL;
+	char			 port[8];
+	int			 r;
+
+	ERR_clear_error();
+	errno = 0;
+	if ((r = SSL_do_handshake(h->ssl)) != 1) {
+		switch (SSL_get_error(h->ssl, r)) {
+		case SSL_ERROR_WANT_READ:
+		case SSL_ERROR_WANT_WRITE:
+			dtls_timer_arm(h, h->ssl);
+			return;
+		default:
+			dtls_client_fail(f, "handshake");
+			return;
+		}
+	}
+	dtls_timer_arm(h, NULL);
+	if (h->wev != NULL)
+		evtimer_del(h->wev);
+	if (SSL_get_extms_support(h->ssl) != 1) {
+		flow_log(f, LOG_LVL_WARN, "dtls server without extended master "
+		    "secret");
+		flow_close(f, "tls");
+		return;
+	}
+	snprintf(port, sizeof(port), "%u", sc->destination.port);
+	if (sh_build(sc->destination.host, port, 0, hdr, &errstr) == -1) {
+		flow_log(f, LOG_LVL_WARN, "cannot build header: %s", errstr);
+		flow_close(f, "error");
+		return;
+	}
+	/* The header alone in the first record, as pion reads it. */
+	ERR_clear_error();
+	if (SSL_write(h->ssl, hdr, sizeof(hdr)) != (int)sizeof(hdr)) {
+		dtls_client_fail(f, "header write");
+		return;
+	}
+	half_ready(h);
+}
+
+static void
+dtls_client_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct half	*h = arg;
+	struct flow	*f = h->flow;
+	struct dgram	 d;
+	u_char		*buf = f->worker->xbuf;
+	int		 n, i;
+
+	if (!(h->flags & HALF_READY)) {
+		dtls_client_step(h);
+		return;
+	}
+	for (i = 0; i < FG_BATCH; i++) {
+		ERR_clear_error();
+		errno = 0;
+		if ((n = SSL_read(h->ssl, buf, FG_MAX_DGRAM)) > 0) {
+			d.buf = buf;
+			d.len = (size_t)n;
+			if (flow_dgram_out(f, &d, 1) == -1)
+				return;
+			continue;
+		}
+		switch (SSL_get_error(h->ssl, n)) {
+		case SSL_ERROR_WANT_READ:
+		case SSL_ERROR_WANT_WRITE:
+			return;
+		case SSL_ERROR_ZERO_RETURN:
+			flow_close(f, "closed");
+			return;
+		default:
+			dtls_client_fail(f, "read");
+			return;
+		}
+	}
+}
+
+static void
+dtls_client_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct half	*h = arg;
+
+	flow_log(h->flow, LOG_LVL_INFO, "dtls handshake not done in time");
+	flow_close(h->flow, "timeout");
+}
+
+static int
+dtls_client_connect(struct half *h, const struct sockaddr *sa,
+    socklen_t len)
+{
+	struct flow	*f = h->flow;
+	struct service	*svc = f->service;
+	struct timeval	 tv;
+	BIO		*b;
+	uint64_t	 ms = svc->conf->handshake_timeout;
+
+	/* A fresh source port per session: no one accepts a restart. */
+	h->fd = socket(sa->sa_family, SOCK_DGRAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
+	if (h->fd == -1 || connect(h->fd, sa, len) == -1)
+		return (-1);
+	memcpy(&f->dst, sa, len);
+	f->dstlen = len;
+	if ((h->ssl = tls_client_new(svc->conf)) == NULL ||
+	    (b = BIO_new_dgram(h->fd, BIO_NOCLOSE)) == NULL)
+		return (-1);
+	(void)BIO_ctrl(b, BIO_CTRL_DGRAM_SET_CONNECTED, 0, (void *)sa);
+	SSL_set_bio(h->ssl, b, b);
+	SSL_set_mtu(h->ssl, DTLS_MTU);
+	SSL_set_connect_state(h->ssl);
+	h->ev = event_new(f->worker->base, h->fd, EV_READ | EV_PERSIST,
+	    dtls_client_read_cb, h);
+	h->tev = evtimer_new(f->worker->base, dtls_timer_cb, h);
+	h->wev = evtimer_new(f->worker->base, dtls_client_deadline_cb, h);
+	if (h->ev == NULL || h->tev == NULL || h->wev == NULL ||
+	    event_add(h->ev, NULL) == -1)
+		return (-1);
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)((ms % 1000) * 1000);
+	evtimer_add(h->wev, &tv);
+	dtls_client_step(h);
+	return (0);
+}
+
+static void
+dtls_client_resolved(struct flow *f, const struct sockaddr *sa,
+    socklen_t len, int err)
+{
+	if (sa == NULL) {
+		flow_log(f, LOG_LVL_WARN, "cannot resolve %s: %s",
+		    f->service->conf->forward.host, evutil_gai_strerror(err));
+		flow_close(f, "unresolved");
+		return;
+	}
+	if (dtls_client_connect(&f->out, sa, len) == -1 &&
+	    !(f->flags & FLOW_F_CLOSING)) {
+		f->err = errno;
+		tls_log_errors(LOG_LVL_WARN, "service=%s cannot start a dtls "
+		    "session", f->service->conf->name);
+		flow_close(f, "error");
+	}
+}
+
+static int
+dtls_open(struct half *h)
+{
+	struct flow	*f = h->flow;
+	struct service	*svc = f->service;
+
+	if (svc->fwdlen != 0)
+		return (dtls_client_connect(h, (struct sockaddr *)&svc->fwd,
+		    svc->fwdlen));
+	flow_resolve(f, svc->conf->forward.host, svc->conf->forward.port,
+	    SOCK_DGRAM, dtls_client_resolved);
+	return (0);
+}
+
+/*
+ * Datagrams out: one record each.  Bigger than the service allows (pion
+ * reads at most 8155 bytes of payload) is dropped and counted.
+ */
+static int
+dtls_dgram_send(struct half *h, struct dgram *d, int n)
+{
+	struct flow	*f = h->flow;
+	uint64_t	 max = f->service->conf->max_datagram;
+	int		 i, r;
+
+	if (h->ssl == NULL || !SSL_is_init_finished(h->ssl)) {
+		f->drops += (uint64_t)n;
+		return (0);
+	}
+	for (i = 0; i < n; i++) {
+		if (d[i].len > max || d[i].len == 0) {
+			f->drops++;
+			continue;
+		}
+		ERR_clear_error();
+		errno = 0;
+		if ((r = SSL_write(h->ssl, d[i].buf, (int)d[i].len)) > 0)
+			continue;
+		if (SSL_get_error(h->ssl, r) == SSL_ERROR_WANT_WRITE) {
+			f->drops++;
+			continue;
+		}
+		if (h == &f->out)
+			dtls_client_fail(f, "write");
+		else {
+			tls_log_errors(LOG_LVL_INFO, "dtls write failed "
+			    "service=%s flow=%llu", f->service->conf->name,
+			    (unsigned long long)f->id);
+			flow_close(f, "tls");
+		}
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * The peer BIO points into tr_priv, so the session ends here: close_notify
+ * out through it, then free both.
+ */
+static void
+dtls_close(struct half *h)
+{
+	struct dtls_peer	*p = h->tr_priv;
+
+	if (h->ssl != NULL) {
+		if (SSL_is_init_finished(h->ssl) &&
+		    !(SSL_get_shutdown(h->ssl) & SSL_SENT_SHUTDOWN))
+			(void)SSL_shutdown(h->ssl);
+		ERR_clear_error();
+		SSL_free(h->ssl);
+		h->ssl = NULL;
+	}
+	if (p != NULL && h == &h->flow->in) {
+		if (p->pending != NULL)
+			SSL_free(p->pending);
+		free(p->pio);
+		free(p);
+	}
+	h->tr_priv = NULL;
+}
+
+static int
+dtls_check(const struct service_conf *sc, int as_listen, const char **errstr)
+{
+	if (transport_check_hostport(sc, as_listen, errstr) == -1)
+		return (-1);
+	if (as_listen && sc->has_forward) {
+		*errstr = "a dtls listener takes each destination from the "
+		    "tunnel header; use allow, not forward";
+		return (-1);
+	}
+	return (0);
+}
+
+const struct transport_ops dtls_transport = {
+	.name = "dtls",
+	.flags = TR_DGRAM | TR_LISTEN | TR_FORWARD | TR_NEED_PORT | TR_TLS |
+	    TR_TUNNEL,
+	.idle_default = 5 * 60 * 1000,
+	.egress = "udp",
+	.check = dtls_check,
+	.listen_open = udp_listen_socket,
+	.listen_start = dtls_listen_start,
+	.listen_stop = dtls_listen_stop,
+	.open = dtls_open,
+	.dgram_send = dtls_dgram_send,
+	.close = dtls_close,
+};
