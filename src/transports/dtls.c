@@ -58,6 +58,7 @@
 #include <event2/util.h>
 
 #include "flowgate.h"
+#include "proto/dtls_peek.h"
 #include "proto/stream_header.h"
 
 #define DTLS_MTU	1200	/* pion's; only handshake messages obey it */
@@ -515,18 +516,22 @@ dtls_listen(struct service *svc, const u_char *buf, size_t len,
 	return (ssl);
 }
 
-/* An epoch-0 ClientHello that is not a retransmit of this session's. */
+/*
+ * An epoch-0 ClientHello that is not a late retransmit of the hello that
+ * made this session.
+ */
 static int
 dtls_is_new_hello(SSL *ssl, const u_char *d, size_t len)
 {
-	u_char	random[SSL3_RANDOM_SIZE];
+	const uint8_t	*hello;
+	u_char		 random[SSL3_RANDOM_SIZE];
 
-	if (len < 59 || d[0] != 22 || d[3] != 0 || d[4] != 0 || d[13] != 1)
+	if (!dtls_peek_client_hello(d, len, &hello))
 		return (0);
 	if (SSL_get_client_random(ssl, random, sizeof(random)) !=
 	    sizeof(random))
 		return (1);
-	return (memcmp(d + 27, random, sizeof(random)) != 0);
+	return (memcmp(hello, random, sizeof(random)) != 0);
 }
 
 /* The restarted client finished its handshake: it replaces the old one. */
