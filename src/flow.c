@@ -414,6 +414,45 @@ flow_resolve(struct flow *f, const char *host, uint16_t port, int socktype,
 }
 
 static void
+half_dial_resolved(struct flow *f, const struct sockaddr *sa, socklen_t len,
+    int err)
+{
+	if (sa == NULL) {
+		flow_log(f, LOG_LVL_WARN, "cannot resolve %s: %s",
+		    f->service->conf->forward.host, evutil_gai_strerror(err));
+		flow_close(f, "unresolved");
+		return;
+	}
+	if (f->out.dial(&f->out, sa, len) == -1 &&
+	    !(f->flags & FLOW_F_CLOSING)) {
+		f->err = errno;
+		flow_close(f, errno == ECONNREFUSED ? "refused" : "error");
+	}
+}
+
+/*
+ * The egress transports' common open: dial the destination a tunnel
+ * request named, else the service's pre-resolved forward address, else
+ * resolve the forward host first.  Returns as an open hook does.
+ */
+int
+half_dial(struct half *h, int socktype,
+    int (*dial)(struct half *, const struct sockaddr *, socklen_t))
+{
+	struct flow	*f = h->flow;
+	struct service	*svc = f->service;
+
+	h->dial = dial;
+	if (f->dstlen != 0)
+		return (dial(h, (struct sockaddr *)&f->dst, f->dstlen));
+	if (svc->fwdlen != 0)
+		return (dial(h, (struct sockaddr *)&svc->fwd, svc->fwdlen));
+	flow_resolve(f, svc->conf->forward.host, svc->conf->forward.port,
+	    socktype, half_dial_resolved);
+	return (0);
+}
+
+static void
 flow_resolve_cancel(struct flow *f)
 {
 	struct flow_dns	*d = f->dns;

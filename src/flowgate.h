@@ -363,6 +363,8 @@ struct half {
 	struct evbuffer	*outq;		/* stream bytes waiting for this half */
 	size_t		 ssl_wlen;	/* an SSL_write to repeat, this long */
 	void		(*io_cb)(struct half *, int);	/* connect, handshake */
+	int		(*dial)(struct half *, const struct sockaddr *,
+			    socklen_t);			/* see half_dial() */
 	void		*tr_priv;	/* the transport's, freed by close */
 	int		 flags;
 #define HALF_READY	0x01	/* handshake done; relay may run */
@@ -464,6 +466,8 @@ typedef void	 (*flow_resolve_cb)(struct flow *, const struct sockaddr *,
 		    socklen_t, int);
 void		 flow_resolve(struct flow *, const char *host, uint16_t port,
 		    int socktype, flow_resolve_cb);
+int		 half_dial(struct half *, int socktype,
+		    int (*)(struct half *, const struct sockaddr *, socklen_t));
 
 /*
  * service.c: one service per worker, built from a service_conf.

@@ -866,7 +866,8 @@ dtls_client_connect(struct half *h, const struct sockaddr *sa,
 	    SOCK_CLOEXEC, 0);
 	if (h->fd == -1 || connect(h->fd, sa, len) == -1)
 		return (-1);
-	memcpy(&f->dst, sa, len);
+	if (sa != (const struct sockaddr *)&f->dst)
+		memcpy(&f->dst, sa, len);
 	f->dstlen = len;
 	if ((h->ssl = tls_client_new(svc->conf)) == NULL ||
 	    (b = BIO_new_dgram(h->fd, BIO_NOCLOSE)) == NULL)
@@ -889,37 +890,10 @@ dtls_client_connect(struct half *h, const struct sockaddr *sa,
 	return (0);
 }
 
-static void
-dtls_client_resolved(struct flow *f, const struct sockaddr *sa,
-    socklen_t len, int err)
-{
-	if (sa == NULL) {
-		flow_log(f, LOG_LVL_WARN, "cannot resolve %s: %s",
-		    f->service->conf->forward.host, evutil_gai_strerror(err));
-		flow_close(f, "unresolved");
-		return;
-	}
-	if (dtls_client_connect(&f->out, sa, len) == -1 &&
-	    !(f->flags & FLOW_F_CLOSING)) {
-		f->err = errno;
-		tls_log_errors(LOG_LVL_WARN, "service=%s cannot start a dtls "
-		    "session", f->service->conf->name);
-		flow_close(f, "error");
-	}
-}
-
 static int
 dtls_open(struct half *h)
 {
-	struct flow	*f = h->flow;
-	struct service	*svc = f->service;
-
-	if (svc->fwdlen != 0)
-		return (dtls_client_connect(h, (struct sockaddr *)&svc->fwd,
-		    svc->fwdlen));
-	flow_resolve(f, svc->conf->forward.host, svc->conf->forward.port,
-	    SOCK_DGRAM, dtls_client_resolved);
-	return (0);
+	return (half_dial(h, SOCK_DGRAM, dtls_client_connect));
 }
 
 /*

@@ -233,40 +233,17 @@ tcp_connected(struct half *h, int err)
 	half_ready(h);
 }
 
-static void
-tcp_resolved(struct flow *f, const struct sockaddr *sa, socklen_t len,
-    int err)
+static int
+tcp_dial(struct half *h, const struct sockaddr *sa, socklen_t len)
 {
-	if (sa == NULL) {
-		flow_log(f, LOG_LVL_WARN, "cannot resolve %s: %s",
-		    f->service->conf->forward.host, evutil_gai_strerror(err));
-		flow_close(f, "unresolved");
-		return;
-	}
-	if (tcp_connect(&f->out, sa, len, f->service->conf->connect_timeout,
-	    tcp_connected) == -1) {
-		f->err = errno;
-		flow_close(f, errno == ECONNREFUSED ? "refused" : "error");
-	}
+	return (tcp_connect(h, sa, len, h->flow->service->conf->connect_timeout,
+	    tcp_connected));
 }
 
 static int
 tcp_open(struct half *h)
 {
-	struct flow	*f = h->flow;
-	struct service	*svc = f->service;
-	uint64_t	 ms = svc->conf->connect_timeout;
-
-	/* A tunnel server has set dst from the request already. */
-	if (f->dstlen != 0)
-		return (tcp_connect(h, (struct sockaddr *)&f->dst, f->dstlen,
-		    ms, tcp_connected));
-	if (svc->fwdlen != 0)
-		return (tcp_connect(h, (struct sockaddr *)&svc->fwd,
-		    svc->fwdlen, ms, tcp_connected));
-	flow_resolve(f, svc->conf->forward.host, svc->conf->forward.port,
-	    SOCK_STREAM, tcp_resolved);
-	return (0);
+	return (half_dial(h, SOCK_STREAM, tcp_dial));
 }
 
 const struct transport_ops tcp_transport = {

@@ -323,36 +323,17 @@ tls_out_connected(struct half *h, int err)
 	tls_handshake(h, 0, left, tls_out_handshake_done);
 }
 
-static void
-tls_out_resolved(struct flow *f, const struct sockaddr *sa, socklen_t len,
-    int err)
+static int
+tls_dial(struct half *h, const struct sockaddr *sa, socklen_t len)
 {
-	if (sa == NULL) {
-		flow_log(f, LOG_LVL_WARN, "cannot resolve %s: %s",
-		    f->service->conf->forward.host, evutil_gai_strerror(err));
-		flow_close(f, "unresolved");
-		return;
-	}
-	if (tcp_connect(&f->out, sa, len, f->service->conf->connect_timeout,
-	    tls_out_connected) == -1) {
-		f->err = errno;
-		flow_close(f, "error");
-	}
+	return (tcp_connect(h, sa, len, h->flow->service->conf->connect_timeout,
+	    tls_out_connected));
 }
 
 static int
 tls_open(struct half *h)
 {
-	struct flow	*f = h->flow;
-	struct service	*svc = f->service;
-
-	if (svc->fwdlen != 0)
-		return (tcp_connect(h, (struct sockaddr *)&svc->fwd,
-		    svc->fwdlen, svc->conf->connect_timeout,
-		    tls_out_connected));
-	flow_resolve(f, svc->conf->forward.host, svc->conf->forward.port,
-	    SOCK_STREAM, tls_out_resolved);
-	return (0);
+	return (half_dial(h, SOCK_STREAM, tls_dial));
 }
 
 static void

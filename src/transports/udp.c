@@ -292,7 +292,8 @@ udp_out_connect(struct half *h, const struct sockaddr *dst, socklen_t len)
 	udp_sockbufs(h->fd);
 	if (connect(h->fd, dst, len) == -1)
 		return (-1);
-	memcpy(&f->dst, dst, len);
+	if (dst != (const struct sockaddr *)&f->dst)
+		memcpy(&f->dst, dst, len);
 	f->dstlen = len;
 	h->ev = event_new(f->worker->base, h->fd, EV_READ | EV_PERSIST,
 	    udp_out_cb, h);
@@ -302,38 +303,10 @@ udp_out_connect(struct half *h, const struct sockaddr *dst, socklen_t len)
 	return (0);
 }
 
-static void
-udp_resolved(struct flow *f, const struct sockaddr *sa, socklen_t len,
-    int err)
-{
-	if (sa == NULL) {
-		flow_log(f, LOG_LVL_WARN, "cannot resolve %s: %s",
-		    f->service->conf->forward.host, evutil_gai_strerror(err));
-		flow_close(f, "unresolved");
-		return;
-	}
-	if (udp_out_connect(&f->out, sa, len) == -1 &&
-	    !(f->flags & FLOW_F_CLOSING)) {
-		f->err = errno;
-		flow_close(f, "error");
-	}
-}
-
 static int
 udp_open(struct half *h)
 {
-	struct flow	*f = h->flow;
-	struct service	*svc = f->service;
-
-	if (f->dstlen != 0)
-		return (udp_out_connect(h, (struct sockaddr *)&f->dst,
-		    f->dstlen));
-	if (svc->fwdlen != 0)
-		return (udp_out_connect(h, (struct sockaddr *)&svc->fwd,
-		    svc->fwdlen));
-	flow_resolve(f, svc->conf->forward.host, svc->conf->forward.port,
-	    SOCK_DGRAM, udp_resolved);
-	return (0);
+	return (half_dial(h, SOCK_DGRAM, udp_out_connect));
 }
 
 static int
