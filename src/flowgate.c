@@ -22,6 +22,7 @@
 
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -459,6 +460,30 @@ hint_default(struct config *cf)
 	    "configuration\n");
 }
 
+/*
+ * Every flow holds one or two descriptors: take what the hard limit allows
+ * (as HAProxy does) and say so when it is below what max_flows implies.
+ */
+static void
+raise_nofile(struct config *cf)
+{
+	struct rlimit	rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+		(void)getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur != RLIM_INFINITY &&
+	    (uint64_t)rl.rlim_cur < 2 * cf->max_flows + 64)
+		log_warnx("open files limit %llu is below what max_flows %llu "
+		    "may need (two per TCP flow)",
+		    (unsigned long long)rl.rlim_cur,
+		    (unsigned long long)cf->max_flows);
+}
+
 static int
 cmd_run(void)
 {
@@ -470,6 +495,7 @@ cmd_run(void)
 		return (EXIT_CONFIG);
 	log_set(flowgate->verbose ? LOG_LVL_DEBUG : cf->log_level,
 	    cf->log_format, cf->log_syslog);
+	raise_nofile(cf);
 	if (evthread_use_pthreads() == -1)
 		fatalx("libevent has no pthreads support");
 	signal(SIGPIPE, SIG_IGN);
