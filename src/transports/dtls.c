@@ -221,6 +221,29 @@ dtls_timer_arm(struct half *h, SSL *ssl)
 }
 
 static int	dtls_peer_input(struct flow *, const u_char *, size_t);
+
+/* Give up a restart in progress; the live session stays. */
+static void
+dtls_pending_drop(struct dtls_peer *p)
+{
+	SSL_free(p->pending);
+	free(p->pio);
+	p->pending = NULL;
+	p->pio = NULL;
+}
+
+/* Arm the peer's deadline: the handshake's, then the header's. */
+static void
+dtls_deadline(struct half *h, uint64_t ms)
+{
+	struct timeval	tv;
+
+	if (h->ev == NULL)
+		return;
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)((ms % 1000) * 1000);
+	evtimer_add(h->ev, &tv);
+}
 static void	dtls_client_step(struct half *);
 
 static void
@@ -232,8 +255,12 @@ dtls_timer_cb(evutil_socket_t fd, short what, void *arg)
 	struct timeval		 tv;
 	SSL			*ssl = h->ssl;
 
-	if (p != NULL && p->pending != NULL)
-		ssl = p->pending;
+	if (p != NULL && p->pending != NULL) {
+		if (now_ms() < p->pending_deadline)
+			ssl = p->pending;
+		else
+			dtls_pending_drop(p);
+	}
 	if (ssl == NULL)
 		return;
 	if (DTLSv1_get_timeout(ssl, &tv) == 1 &&
@@ -249,10 +276,8 @@ dtls_timer_cb(evutil_socket_t fd, short what, void *arg)
 			return;
 		}
 		/* A restart that went nowhere: keep the old session. */
-		SSL_free(p->pending);
-		free(p->pio);
-		p->pending = NULL;
-		p->pio = NULL;
+		dtls_pending_drop(p);
+		ssl = h->ssl;
 	}
 	dtls_timer_arm(h, ssl);
 }
@@ -400,6 +425,7 @@ dtls_peer_handshake(struct flow *f)
 	flow_log(f, LOG_LVL_DEBUG, "dtls established cipher=%s",
 	    SSL_get_cipher_name(h->ssl));
 	p->state = DP_HEADER;
+	dtls_deadline(h, f->service->conf->header_timeout);
 	return (0);
 }
 
@@ -424,10 +450,7 @@ dtls_peer_new(struct service *svc, SSL *ssl, const struct sockaddr *from,
 {
 	struct flow		*f;
 	struct dtls_peer	*p;
-	struct timeval		 tv;
 	BIO			*b;
-	uint64_t		 ms = svc->conf->handshake_timeout +
-			    svc->conf->header_timeout;
 
 	if ((f = flow_new(svc, FLOW_DGRAM, from, fromlen, 1)) == NULL) {
 		SSL_free(ssl);
@@ -456,9 +479,7 @@ dtls_peer_new(struct service *svc, SSL *ssl, const struct sockaddr *from,
 		flow_close(f, "error");
 		return (NULL);
 	}
-	tv.tv_sec = (time_t)(ms / 1000);
-	tv.tv_usec = (suseconds_t)((ms % 1000) * 1000);
-	evtimer_add(f->in.ev, &tv);
+	dtls_deadline(&f->in, svc->conf->handshake_timeout);
 	return (f);
 }
 
@@ -557,6 +578,7 @@ dtls_peer_promote(struct flow *old)
 		return;
 	np = f->in.tr_priv;
 	np->state = DP_HEADER;
+	dtls_deadline(&f->in, svc->conf->header_timeout);
 	/* The handshake is done; the header is due. */
 	(void)dtls_peer_drain(f);
 }
@@ -581,10 +603,7 @@ dtls_pending_input(struct flow *f, const u_char *buf, size_t len)
 	if (r != 1 && SSL_get_error(p->pending, r) != SSL_ERROR_WANT_READ &&
 	    SSL_get_error(p->pending, r) != SSL_ERROR_WANT_WRITE) {
 		ERR_clear_error();
-		SSL_free(p->pending);
-		free(p->pio);
-		p->pending = NULL;
-		p->pio = NULL;
+		dtls_pending_drop(p);
 		dtls_timer_arm(&f->in, f->in.ssl);
 		return;
 	}
@@ -604,10 +623,7 @@ dtls_peer_input(struct flow *f, const u_char *buf, size_t len)
 			dtls_pending_input(f, buf, len);
 			return (0);
 		}
-		SSL_free(p->pending);
-		free(p->pio);
-		p->pending = NULL;
-		p->pio = NULL;
+		dtls_pending_drop(p);
 	}
 	if (p->state != DP_HANDSHAKE &&
 	    dtls_is_new_hello(f->in.ssl, buf, len)) {

@@ -1,0 +1,2258 @@
+/*
+ * Copyright (c) 2026 The flowgate authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
+/*
+ * DTLS suite: GoDoxy agent streams over DTLS 1.2 (spec/godoxy-stream.md
+ * §3, §7; spec/dtls-openssl.md) through the real flowgate binary on
+ * loopback.  The server daemon ("agent", listen dtls://) is the fixture's
+ * (integ); tests that need flowgate as the DTLS client too start a second
+ * daemon in the same scratch directory (cli_start), which listens on UDP
+ * and opens one DTLS session per local source.  Certificates come from
+ * `flowgate certs`, a fresh CA per test, and a second, unrelated CA for
+ * the refusals.  Other peers are an in-process OpenSSL DTLS client on a
+ * connected, non-blocking UDP socket driven by poll() and OpenSSL's
+ * retransmission timer, `openssl s_client -dtls1_2`, and raw datagrams
+ * (ClientHellos built by hand or captured from OpenSSL, and garbage).
+ * Session counts come from the daemon's SIGUSR1 stats lines.
+ */
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1
+#endif
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "integ.h"
+#include "proto/stream_header.h"
+
+/* Lines 1-4 of every config; services follow. */
+#define CONF_HEAD_FMT							\
+	"workers: %d\n"							\
+	"log: {level: debug}\n"						\
+	"drain_timeout: 1s\n"						\
+	"services:\n"
+
+#define IO_MS		5000	/* one exchange, generously */
+#define LOG_MS		5000	/* a log line to appear */
+#define STOP_MS		8000	/* SIGTERM to exit, drain 1s */
+#define RUN_MS		10000	/* one flowgate certs or probe run */
+#define HS_MS		5000	/* one DTLS handshake */
+#define QUIET_MS	400	/* "nothing comes back" */
+
+#define RE_MAX		512
+#define LINE_MAX_LEN	2048
+#define PATH_LEN	320
+#define DGRAM_MAX	65536
+
+#define DTLS_SUITE	"ECDHE-ECDSA-AES128-GCM-SHA256"
+#define VERIFY_NAME	"godoxy.agent"
+#define PION_MAX	8155	/* pion's largest datagram payload */
+
+/*
+ * Certificates: a CA with a server and a client certificate, made by
+ * `flowgate certs` and kept flat in the scratch directory as PREFIX-*.
+ */
+struct pki {
+	char	ca[PATH_LEN];
+	char	srv_crt[PATH_LEN];
+	char	srv_key[PATH_LEN];
+	char	cli_crt[PATH_LEN];
+	char	cli_key[PATH_LEN];
+};
+static struct pki	pa;	/* the CA of the daemons under test */
+static struct pki	pb;	/* an unrelated CA */
+
+/* The second daemon: flowgate as the DTLS client (see cli_start). */
+static struct integ	cli_d = { .pid = -1 };
+
+/*
+ * Log helpers
+ */
+
+static void
+assert_field(const char *line, const char *key, const char *want)
+{
+	char	val[256];
+
+	ck_assert_msg(integ_field(line, key, val, sizeof(val)) == 0,
+	    "no %s= in log line: %s", key, line);
+	ck_assert_msg(strcmp(val, want) == 0, "%s=%s, expected %s in: %s", key,
+	    val, want, line);
+}
+
+static void
+assert_num(const char *line, const char *key, long long want)
+{
+	long long	v;
+
+	v = integ_field_num(line, key);
+	ck_assert_msg(v == want, "%s=%lld, expected %lld in: %s", key, v, want,
+	    line);
+}
+
+/* For failure messages: errno's text and whether the daemon still runs. */
+static const char *
+io_state(void)
+{
+	static char	buf[160];
+	char		sbuf[64];
+	int		saved = errno;
+
+	if (integ_daemon_running())
+		snprintf(buf, sizeof(buf), "%s (flowgate server is running)",
+		    strerror(saved));
+	else
+		snprintf(buf, sizeof(buf), "%s (flowgate server is gone: %s)",
+		    strerror(saved), integ_status_str(integ.status, sbuf,
+		    sizeof(sbuf)));
+	errno = saved;
+	return (buf);
+}
+
+/* An ERE for the "flow closed" line of service from 127.0.0.1:port. */
+static const char *
+re_closed(char *buf, size_t size, const char *service, unsigned port)
+{
+	snprintf(buf, size, "flow closed service=%s flow=[0-9]+ "
+	    "peer=127\\.0\\.0\\.1:%u ", service, port);
+	return (buf);
+}
+
+/* Wait for the server's flow closed line of our session from port. */
+static void
+srv_closed_line(unsigned port, char *line, size_t size, const char *what)
+{
+	char	re[RE_MAX];
+
+	ck_assert_msg(integ_log_wait(0, re_closed(re, sizeof(re), "agent",
+	    port), LOG_MS, line, size) == 0, "%s: the server logged no "
+	    "\"flow closed\" for peer port %u", what, port);
+}
+
+/*
+ * SIGUSR1 and the daemon's "stats service=NAME flows=N flows_total=M
+ * refused=K ..." line for one service.
+ */
+struct stats {
+	long long	flows;
+	long long	total;
+	long long	refused;
+};
+
+static void
+stats_get(const char *service, struct stats *st)
+{
+	char	re[RE_MAX], line[LINE_MAX_LEN];
+	size_t	mark;
+
+	mark = integ_log_mark();
+	integ_daemon_signal(SIGUSR1);
+	snprintf(re, sizeof(re), "info stats service=%s flows=[0-9]+ "
+	    "flows_total=[0-9]+ refused=[0-9]+ ", service);
+	ck_assert_msg(integ_log_wait(mark, re, LOG_MS, line, sizeof(line)) ==
+	    0, "no stats line for service %s after SIGUSR1", service);
+	st->flows = integ_field_num(line, "flows");
+	st->total = integ_field_num(line, "flows_total");
+	st->refused = integ_field_num(line, "refused");
+}
+
+static void
+assert_stats(const char *service, long long flows, long long total,
+    const char *what)
+{
+	struct stats	st;
+
+	stats_get(service, &st);
+	ck_assert_msg(st.flows == flows && st.total == total, "%s: service "
+	    "%s has flows=%lld flows_total=%lld, expected %lld and %lld", what,
+	    service, st.flows, st.total, flows, total);
+}
+
+/*
+ * Certificates
+ */
+
+static void
+pki_make(struct pki *p, const char *prefix)
+{
+	static const char *const names[] = {
+		"ca.crt", "ca.key", "server.crt", "server.key", "client.crt",
+		"client.key"
+	};
+	char		*const dst[] = {
+		p->ca, NULL, p->srv_crt, p->srv_key, p->cli_crt, p->cli_key
+	};
+	const char	*argv[5];
+	char		 sub[PATH_LEN], n[64], from[PATH_LEN + 32];
+	char		 to[PATH_LEN], *out, *err, sbuf[64];
+	struct stat	 st;
+	size_t		 i;
+	int		 status;
+
+	snprintf(n, sizeof(n), "%s.d", prefix);
+	integ_path(n, sub, sizeof(sub));
+	ck_assert_msg(sub[0] != '\0', "no scratch directory");
+	argv[0] = integ_flowgate();
+	argv[1] = "certs";
+	argv[2] = "-d";
+	argv[3] = sub;
+	argv[4] = NULL;
+	status = integ_run(argv, RUN_MS, &out, &err);
+	ck_assert_msg(status != -1 && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 0, "flowgate certs -d %s: %s: %s", sub,
+	    integ_status_str(status, sbuf, sizeof(sbuf)), err);
+	free(out);
+	free(err);
+	/* The scratch directory stays flat: move the files up. */
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(from, sizeof(from), "%s/%s", sub, names[i]);
+		snprintf(n, sizeof(n), "%s-%s", prefix, names[i]);
+		integ_path(n, to, sizeof(to));
+		ck_assert_msg(stat(from, &st) == 0, "flowgate certs made no "
+		    "%s", from);
+		ck_assert_msg(rename(from, to) == 0, "rename %s: %s", from,
+		    strerror(errno));
+		if (dst[i] != NULL)
+			snprintf(dst[i], PATH_LEN, "%s", to);
+	}
+	ck_assert_msg(rmdir(sub) == 0, "rmdir %s: %s (unexpected files?)", sub,
+	    strerror(errno));
+}
+
+/*
+ * The daemons
+ */
+
+/* The server, "agent": listen dtls, extra lines, then tls. */
+static uint16_t
+srv_start(const struct pki *p, int workers, const char *extra)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		len;
+
+	integ_conf_write(CONF_HEAD_FMT
+	    "  - name: agent\n"
+	    "    listen: dtls://127.0.0.1:0\n"
+	    "    allow: [\"127.0.0.0/8\"]\n"
+	    "%s"
+	    "    tls:\n"
+	    "      cert: \"%s\"\n"
+	    "      key: \"%s\"\n"
+	    "      ca: \"%s\"\n", workers, extra, p->srv_crt, p->srv_key,
+	    p->ca);
+	integ_daemon_start();
+	integ_service_get("agent", "dtls", &ss, &len);
+	return (integ_addr_port(&ss));
+}
+
+/* Swap the fixture's daemon with the client daemon, and back. */
+static void
+cli_swap(void)
+{
+	struct integ	t = integ;
+
+	integ = cli_d;
+	cli_d = t;
+}
+
+/*
+ * Flowgate as the GoDoxy server side, with the services in svcs (YAML
+ * list items).  Its log ends in .err, so the runner shows it on failure.
+ */
+static void
+cli_start(int workers, const char *svcs)
+{
+	cli_d = integ;
+	cli_d.pid = -1;
+	cli_d.status = 0;
+	integ_path("client.yml", cli_d.conf, sizeof(cli_d.conf));
+	integ_path("client.ports", cli_d.portfile, sizeof(cli_d.portfile));
+	integ_path("client-flowgate.err", cli_d.logfile,
+	    sizeof(cli_d.logfile));
+	cli_swap();
+	integ_conf_write(CONF_HEAD_FMT "%s", workers, svcs);
+	integ_daemon_start();
+	cli_swap();
+}
+
+/* One client service: UDP in, dtls to the server, naming dst. */
+static void
+cli_svc(char *buf, size_t size, const char *name, uint16_t srvport,
+    uint16_t dstport, const char *extra)
+{
+	size_t	off = strlen(buf);
+
+	snprintf(buf + off, size - off,
+	    "  - name: %s\n"
+	    "    listen: udp://127.0.0.1:0\n"
+	    "    forward: dtls://127.0.0.1:%u\n"
+	    "    destination: 127.0.0.1:%u\n"
+	    "%s"
+	    "    tls:\n"
+	    "      cert: \"%s\"\n"
+	    "      key: \"%s\"\n"
+	    "      ca: \"%s\"\n", name, (unsigned)srvport, (unsigned)dstport,
+	    extra, pa.cli_crt, pa.cli_key, pa.ca);
+}
+
+static uint16_t
+cli_port(const char *name)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		len;
+
+	cli_swap();
+	integ_service_get(name, "udp", &ss, &len);
+	cli_swap();
+	return (integ_addr_port(&ss));
+}
+
+static int
+cli_log_wait(const char *ere, int timeout_ms, char *line, size_t size)
+{
+	int	rc;
+
+	cli_swap();
+	rc = integ_log_wait(0, ere, timeout_ms, line, size);
+	cli_swap();
+	return (rc);
+}
+
+static void
+cli_stats(const char *service, long long flows, long long total,
+    const char *what)
+{
+	cli_swap();
+	assert_stats(service, flows, total, what);
+	cli_swap();
+}
+
+static void
+cli_stop_ok(void)
+{
+	cli_swap();
+	integ_daemon_stop_ok(STOP_MS);
+	cli_swap();
+}
+
+/*
+ * Stream headers
+ */
+
+static void
+hdr_for(uint16_t port, uint8_t out[SH_SIZE])
+{
+	const char	*errstr = NULL;
+	char		 p[8];
+
+	snprintf(p, sizeof(p), "%u", (unsigned)port);
+	ck_assert_msg(sh_build("127.0.0.1", p, 0, out, &errstr) == 0,
+	    "sh_build 127.0.0.1:%s: %s", p, errstr);
+}
+
+/*
+ * Plain UDP
+ */
+
+/* A UDP port nothing listens on: bound, read back, closed. */
+static uint16_t
+udp_unused_port(void)
+{
+	uint16_t	port;
+	int		fd;
+
+	fd = integ_udp_socket(AF_INET, 0);
+	ck_assert_msg(fd != -1, "udp socket: %s", strerror(errno));
+	port = integ_local_port(fd);
+	close(fd);
+	ck_assert_msg(port != 0, "no port");
+	return (port);
+}
+
+/* A UDP socket on 127.0.0.1:0 with big buffers. */
+static int
+udp_sock(void)
+{
+	int	fd;
+
+	fd = integ_udp_socket(AF_INET, 1024 * 1024);
+	ck_assert_msg(fd != -1, "udp socket: %s", strerror(errno));
+	return (fd);
+}
+
+static void
+udp_send(int fd, uint16_t port, const void *buf, size_t len,
+    const char *what)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		sslen;
+	ssize_t			n;
+
+	integ_addr(AF_INET, port, &ss, &sslen);
+	n = sendto(fd, buf, len, 0, (struct sockaddr *)&ss, sslen);
+	ck_assert_msg(n == (ssize_t)len, "%s: sendto %zu bytes: %s", what, len,
+	    strerror(errno));
+}
+
+/* Send len bytes to port and expect the same datagram back. */
+static void
+udp_echo_ok(int fd, uint16_t port, const unsigned char *buf, size_t len,
+    unsigned char *got, const char *what)
+{
+	ssize_t	n;
+
+	udp_send(fd, port, buf, len, what);
+	n = integ_recv_wait(fd, got, DGRAM_MAX, IO_MS);
+	ck_assert_msg(n == (ssize_t)len, "%s: %zu bytes sent, %zd came back: "
+	    "%s", what, len, n, n == -1 ? io_state() : "wrong size");
+	ck_assert_msg(memcmp(got, buf, len) == 0, "%s: the echo of %zu bytes "
+	    "differs", what, len);
+}
+
+/* Send len bytes to port and expect nothing back for QUIET_MS. */
+static void
+udp_echo_none(int fd, uint16_t port, const unsigned char *buf, size_t len,
+    unsigned char *got, const char *what)
+{
+	ssize_t	n;
+
+	udp_send(fd, port, buf, len, what);
+	n = integ_recv_wait(fd, got, DGRAM_MAX, QUIET_MS);
+	ck_assert_msg(n == -1 && errno == ETIMEDOUT, "%s: %zu bytes sent, %zd "
+	    "came back, expected nothing", what, len, n);
+}
+
+/*
+ * An in-process DTLS 1.2 client, as GoDoxy's: a connected non-blocking UDP
+ * socket, BIO_new_dgram, MTU 1200, pion's suite, our CA, the verify name.
+ * Every wait is poll() bounded by a deadline and OpenSSL's timer.
+ */
+struct dc {
+	SSL_CTX		*ctx;
+	SSL		*ssl;
+	int		 fd;
+	uint16_t	 lport;		/* the daemon logs it as peer */
+	uint16_t	 port;		/* the server's */
+	char		 err[512];	/* why the last call failed */
+};
+
+static void
+dc_fail(struct dc *c, const char *what, int se, int syserr)
+{
+	unsigned long	e;
+	size_t		off;
+	int		n = 0;
+
+	off = (size_t)snprintf(c->err, sizeof(c->err), "%s:", what);
+	while ((e = ERR_get_error()) != 0 && off + 2 < sizeof(c->err)) {
+		c->err[off++] = ' ';
+		ERR_error_string_n(e, c->err + off, sizeof(c->err) - off);
+		off += strlen(c->err + off);
+		n++;
+	}
+	if (n == 0)
+		snprintf(c->err + off, sizeof(c->err) - off, " ssl_error=%d "
+		    "%s", se, syserr != 0 ? strerror(syserr) : "EOF");
+}
+
+/* A client context: cert and key may be NULL. */
+static SSL_CTX *
+dc_ctx_new(const char *cert, const char *key, const char *ca)
+{
+	SSL_CTX	*ctx;
+
+	ctx = SSL_CTX_new(DTLS_client_method());
+	ck_assert_msg(ctx != NULL, "SSL_CTX_new failed");
+	ck_assert(SSL_CTX_set_min_proto_version(ctx, DTLS1_2_VERSION) == 1);
+	ck_assert(SSL_CTX_set_max_proto_version(ctx, DTLS1_2_VERSION) == 1);
+	ck_assert(SSL_CTX_set_cipher_list(ctx, DTLS_SUITE) == 1);
+	ck_assert(SSL_CTX_set1_groups_list(ctx, "X25519:P-256") == 1);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_QUERY_MTU | SSL_OP_NO_TICKET);
+	ck_assert_msg(SSL_CTX_load_verify_locations(ctx, ca, NULL) == 1,
+	    "cannot load %s", ca);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	if (cert != NULL) {
+		ck_assert_msg(SSL_CTX_use_certificate_chain_file(ctx, cert) ==
+		    1, "cannot load %s", cert);
+		ck_assert_msg(SSL_CTX_use_PrivateKey_file(ctx, key,
+		    SSL_FILETYPE_PEM) == 1, "cannot load %s", key);
+	}
+	return (ctx);
+}
+
+/* A UDP socket on 127.0.0.1:lport (0: any), connected to port. */
+static void
+dc_socket(struct dc *c, uint16_t port, uint16_t lport)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		len;
+	int			one = 1;
+
+	c->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	ck_assert_msg(c->fd != -1, "socket: %s", strerror(errno));
+	(void)setsockopt(c->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	integ_addr(AF_INET, lport, &ss, &len);
+	ck_assert_msg(bind(c->fd, (struct sockaddr *)&ss, len) == 0,
+	    "bind 127.0.0.1:%u: %s", (unsigned)lport, strerror(errno));
+	integ_addr(AF_INET, port, &ss, &len);
+	ck_assert_msg(connect(c->fd, (struct sockaddr *)&ss, len) == 0,
+	    "connect: %s", strerror(errno));
+	c->lport = integ_local_port(c->fd);
+	c->port = port;
+}
+
+/* A new SSL over c->fd (the old one, if any, is dropped silently). */
+static void
+dc_ssl_new(struct dc *c)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		len;
+	BIO			*b;
+
+	if (c->ssl != NULL)
+		SSL_free(c->ssl);
+	c->ssl = SSL_new(c->ctx);
+	ck_assert_msg(c->ssl != NULL, "SSL_new failed");
+	ck_assert(SSL_set1_host(c->ssl, VERIFY_NAME) == 1);
+	ck_assert(SSL_set_tlsext_host_name(c->ssl, VERIFY_NAME) == 1);
+	b = BIO_new_dgram(c->fd, BIO_NOCLOSE);
+	ck_assert_msg(b != NULL, "BIO_new_dgram failed");
+	integ_addr(AF_INET, c->port, &ss, &len);
+	(void)BIO_ctrl(b, BIO_CTRL_DGRAM_SET_CONNECTED, 0, &ss);
+	SSL_set_bio(c->ssl, b, b);
+	SSL_set_mtu(c->ssl, 1200);
+	SSL_set_connect_state(c->ssl);
+}
+
+/*
+ * Wait for input until deadline, retransmitting when OpenSSL's timer
+ * runs out.  -1 once the deadline has passed.
+ */
+static int
+dc_wait(struct dc *c, uint64_t deadline)
+{
+	struct pollfd	pfd;
+	struct timeval	tv;
+	uint64_t	now, wait;
+	int		n;
+
+	if ((now = integ_now_ms()) >= deadline)
+		return (-1);
+	wait = deadline - now;
+	if (DTLSv1_get_timeout(c->ssl, &tv) == 1 &&
+	    (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000 < wait)
+		wait = (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec /
+		    1000;
+	pfd.fd = c->fd;
+	pfd.events = POLLIN;
+	while ((n = poll(&pfd, 1, (int)wait + 1)) == -1 && errno == EINTR)
+		;
+	if (n == 0)
+		(void)DTLSv1_handle_timeout(c->ssl);
+	return (0);
+}
+
+/* Shake hands within timeout_ms: 0, or -1 with c->err. */
+static int
+dc_handshake(struct dc *c, int timeout_ms)
+{
+	uint64_t	deadline;
+	int		r, se;
+
+	deadline = integ_now_ms() + (uint64_t)timeout_ms;
+	for (;;) {
+		ERR_clear_error();
+		errno = 0;
+		if ((r = SSL_do_handshake(c->ssl)) == 1)
+			return (0);
+		se = SSL_get_error(c->ssl, r);
+		if (se == SSL_ERROR_WANT_READ || se == SSL_ERROR_WANT_WRITE) {
+			if (dc_wait(c, deadline) == 0)
+				continue;
+			snprintf(c->err, sizeof(c->err), "handshake: not done "
+			    "in %d ms", timeout_ms);
+			return (-1);
+		}
+		dc_fail(c, "handshake", se, errno);
+		return (-1);
+	}
+}
+
+/*
+ * Connect from 127.0.0.1:lport (0: any) to 127.0.0.1:port and shake
+ * hands.  Returns 0, or -1 with c->err; either way dc_close follows.
+ */
+static int
+dc_open(struct dc *c, uint16_t port, uint16_t lport, const char *cert,
+    const char *key, const char *ca, int timeout_ms)
+{
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+	c->ctx = dc_ctx_new(cert, key, ca);
+	dc_socket(c, port, lport);
+	dc_ssl_new(c);
+	return (dc_handshake(c, timeout_ms));
+}
+
+/* One record. */
+static int
+dc_write(struct dc *c, const void *buf, size_t len)
+{
+	int	r, se;
+
+	ERR_clear_error();
+	errno = 0;
+	if ((r = SSL_write(c->ssl, buf, (int)len)) == (int)len)
+		return (0);
+	se = SSL_get_error(c->ssl, r);
+	dc_fail(c, "write", se, errno);
+	return (-1);
+}
+
+/*
+ * One record: its length, or 0 on close_notify, or -1 with *how ETIMEDOUT
+ * or EPROTO (c->err says why).
+ */
+static ssize_t
+dc_read(struct dc *c, void *buf, size_t size, int timeout_ms, int *how)
+{
+	uint64_t	deadline;
+	int		r, se;
+
+	deadline = integ_now_ms() + (uint64_t)timeout_ms;
+	for (;;) {
+		ERR_clear_error();
+		errno = 0;
+		if ((r = SSL_read(c->ssl, buf, (int)size)) > 0) {
+			*how = 0;
+			return (r);
+		}
+		se = SSL_get_error(c->ssl, r);
+		if (se == SSL_ERROR_WANT_READ || se == SSL_ERROR_WANT_WRITE) {
+			if (dc_wait(c, deadline) == 0)
+				continue;
+			snprintf(c->err, sizeof(c->err), "read: nothing for "
+			    "%d ms", timeout_ms);
+			*how = ETIMEDOUT;
+			return (-1);
+		}
+		if (se == SSL_ERROR_ZERO_RETURN) {
+			snprintf(c->err, sizeof(c->err), "close_notify");
+			*how = 0;
+			return (0);
+		}
+		*how = EPROTO;
+		dc_fail(c, "read", se, errno);
+		return (-1);
+	}
+}
+
+/* Send buf as one record and expect the same record back. */
+static void
+dc_echo(struct dc *c, const void *buf, size_t len, const char *what)
+{
+	unsigned char	*got;
+	ssize_t		 n;
+	int		 how;
+
+	got = malloc(DGRAM_MAX);
+	ck_assert(got != NULL);
+	ck_assert_msg(dc_write(c, buf, len) == 0, "%s: %s", what, c->err);
+	n = dc_read(c, got, DGRAM_MAX, IO_MS, &how);
+	ck_assert_msg(n == (ssize_t)len, "%s: %zu bytes sent, %zd came back: "
+	    "%s", what, len, n, c->err);
+	ck_assert_msg(memcmp(got, buf, len) == 0, "%s: the echo differs",
+	    what);
+	free(got);
+}
+
+static void
+dc_ping(struct dc *c, const char *msg, const char *what)
+{
+	dc_echo(c, msg, strlen(msg), what);
+}
+
+/* After our close_notify or the server's: expect close_notify. */
+static void
+dc_expect_close(struct dc *c, int timeout_ms, const char *what)
+{
+	unsigned char	buf[2048];
+	ssize_t		n;
+	int		how;
+
+	n = dc_read(c, buf, sizeof(buf), timeout_ms, &how);
+	ck_assert_msg(n == 0 && how == 0, "%s: expected close_notify, got %zd "
+	    "(%s)", what, n, c->err);
+}
+
+static void
+dc_shutdown(struct dc *c)
+{
+	ERR_clear_error();
+	ck_assert_msg(SSL_shutdown(c->ssl) >= 0, "SSL_shutdown failed");
+}
+
+static void
+dc_close(struct dc *c)
+{
+	if (c->ssl != NULL)
+		SSL_free(c->ssl);
+	if (c->fd != -1)
+		close(c->fd);
+	if (c->ctx != NULL)
+		SSL_CTX_free(c->ctx);
+	c->ssl = NULL;
+	c->ctx = NULL;
+	c->fd = -1;
+}
+
+/* A tunnel with our CA's client certificate to 127.0.0.1:dst, pinged. */
+static void
+dc_tunnel(struct dc *c, uint16_t port, uint16_t dst, const char *what)
+{
+	uint8_t	hdr[SH_SIZE];
+
+	ck_assert_msg(dc_open(c, port, 0, pa.cli_crt, pa.cli_key, pa.ca,
+	    HS_MS) == 0, "%s: %s", what, c->err);
+	hdr_for(dst, hdr);
+	ck_assert_msg(dc_write(c, hdr, sizeof(hdr)) == 0, "%s: header: %s",
+	    what, c->err);
+	dc_ping(c, what, what);
+}
+
+/*
+ * A child process with pipes on stdin, stdout and stderr (s_client).
+ */
+struct proc {
+	pid_t	pid;
+	int	in;		/* its stdin, -1 once closed */
+	int	out;
+	int	err;
+};
+
+static void
+proc_start(struct proc *p, const char *const argv[])
+{
+	struct sigaction sa;
+	pid_t		 parent = getpid();
+	long		 maxfd;
+	int		 pin[2], pout[2], perr[2], fd;
+
+	ck_assert(pipe2(pin, O_CLOEXEC) == 0 && pipe2(pout, O_CLOEXEC) == 0 &&
+	    pipe2(perr, O_CLOEXEC) == 0);
+	maxfd = sysconf(_SC_OPEN_MAX);
+	if (maxfd < 0 || maxfd > 65536)
+		maxfd = 65536;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	p->pid = fork();
+	ck_assert_msg(p->pid != -1, "fork: %s", strerror(errno));
+	if (p->pid == 0) {
+		/* Async-signal-safe calls only: echo threads may hold locks. */
+#ifdef __linux__
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 ||
+		    getppid() != parent)
+			_exit(127);
+#else
+		(void)parent;
+#endif
+		if (dup2(pin[0], 0) == -1 || dup2(pout[1], 1) == -1 ||
+		    dup2(perr[1], 2) == -1)
+			_exit(127);
+		for (fd = 3; fd < maxfd; fd++)
+			close(fd);
+		sigaction(SIGPIPE, &sa, NULL);
+		execvp(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(pin[0]);
+	close(pout[1]);
+	close(perr[1]);
+	p->in = pin[1];
+	p->out = pout[0];
+	p->err = perr[0];
+}
+
+static void
+fd_write_all(int fd, const void *buf, size_t len, const char *what)
+{
+	const char	*p = buf;
+	ssize_t		 n;
+
+	while (len > 0) {
+		n = write(fd, p, len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		ck_assert_msg(n > 0, "%s: write: %s", what, strerror(errno));
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+/* Read from a pipe: exactly len bytes, or until EOF (NUL-ended), bounded. */
+static size_t
+fd_read(int fd, void *buf, size_t len, int timeout_ms, int until_eof)
+{
+	struct pollfd	 pfd;
+	char		*p = buf;
+	uint64_t	 deadline, now;
+	size_t		 got = 0;
+	ssize_t		 n;
+
+	deadline = integ_now_ms() + (uint64_t)timeout_ms;
+	while (got < len && (now = integ_now_ms()) < deadline) {
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, (int)(deadline - now)) <= 0)
+			continue;
+		n = read(fd, p + got, len - got);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	if (until_eof && got < len)
+		p[got] = '\0';
+	return (got);
+}
+
+/* Close stdin, stop it (SIGTERM if asked), collect stderr; status. */
+static int
+proc_finish(struct proc *p, int term, char *errbuf, size_t errsize)
+{
+	uint64_t	deadline;
+	pid_t		r;
+	int		status = -1;
+
+	if (p->in != -1)
+		close(p->in);
+	p->in = -1;
+	if (term)
+		kill(p->pid, SIGTERM);
+	fd_read(p->err, errbuf, errsize - 1, IO_MS, 1);
+	deadline = integ_now_ms() + IO_MS;
+	for (;;) {
+		r = waitpid(p->pid, &status, WNOHANG);
+		if (r == p->pid)
+			break;
+		if (integ_now_ms() >= deadline || (r == -1 && errno != EINTR)) {
+			kill(p->pid, SIGKILL);
+			waitpid(p->pid, NULL, 0);
+			status = -1;
+			break;
+		}
+		integ_sleep_ms(5);
+	}
+	close(p->out);
+	close(p->err);
+	return (status);
+}
+
+/* `openssl s_client -dtls1_2` against 127.0.0.1:port; cert may be NULL. */
+static void
+sclient_start(struct proc *p, uint16_t port, const char *cert,
+    const char *key)
+{
+	static char	 connect[32];
+	const char	*argv[16];
+	int		 i = 0;
+
+	snprintf(connect, sizeof(connect), "127.0.0.1:%u", (unsigned)port);
+	argv[i++] = "openssl";
+	argv[i++] = "s_client";
+	argv[i++] = "-dtls1_2";
+	argv[i++] = "-connect";
+	argv[i++] = connect;
+	if (cert != NULL) {
+		argv[i++] = "-cert";
+		argv[i++] = cert;
+		argv[i++] = "-key";
+		argv[i++] = key;
+	}
+	argv[i++] = "-CAfile";
+	argv[i++] = pa.ca;
+	argv[i++] = "-quiet";
+	argv[i] = NULL;
+	proc_start(p, argv);
+}
+
+/*
+ * Raw DTLS records
+ */
+
+static size_t
+put16(uint8_t *p, unsigned v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+	return (2);
+}
+
+static size_t
+put24(uint8_t *p, unsigned v)
+{
+	p[0] = (uint8_t)(v >> 16);
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)v;
+	return (3);
+}
+
+/* A record header: type, DTLS 1.2, epoch, 48-bit sequence, length. */
+static size_t
+rec_hdr(uint8_t *p, uint8_t type, unsigned epoch, uint64_t seq,
+    unsigned len)
+{
+	int	i;
+
+	p[0] = type;
+	p[1] = 0xfe;
+	p[2] = 0xfd;
+	put16(p + 3, epoch);
+	for (i = 0; i < 6; i++)
+		p[5 + i] = (uint8_t)(seq >> (8 * (5 - i)));
+	put16(p + 11, len);
+	return (13);
+}
+
+/*
+ * A DTLS 1.2 ClientHello in one record, built by hand: pion's suite,
+ * an optional cookie, and with exts the extensions pion's client sends
+ * (EMS, groups, point formats, signature algorithms, renegotiation_info).
+ * seq is both the record's sequence number and the message_seq: 0 for
+ * the first hello, 1 for the one that returns the cookie (RFC 6347
+ * 4.2.2; OpenSSL expects message_seq 1 after DTLSv1_listen).
+ */
+static size_t
+ch_build(uint8_t *buf, const uint8_t *cookie, size_t cookielen, int exts,
+    unsigned seq, uint64_t *rnd)
+{
+	uint8_t	body[512];
+	size_t	b = 0, e;
+
+	b += put16(body + b, 0xfefd);
+	integ_fill(body + b, 32, rnd);
+	b += 32;
+	body[b++] = 0;				/* session id */
+	body[b++] = (uint8_t)cookielen;
+	memcpy(body + b, cookie, cookielen);
+	b += cookielen;
+	b += put16(body + b, 2);
+	b += put16(body + b, 0xc02b);
+	body[b++] = 1;				/* compression: null */
+	body[b++] = 0;
+	if (exts) {
+		e = b;
+		b += 2;
+		b += put16(body + b, 0x0017);	/* EMS */
+		b += put16(body + b, 0);
+		b += put16(body + b, 0x000a);	/* supported_groups */
+		b += put16(body + b, 6);
+		b += put16(body + b, 4);
+		b += put16(body + b, 0x001d);
+		b += put16(body + b, 0x0017);
+		b += put16(body + b, 0x000b);	/* ec_point_formats */
+		b += put16(body + b, 2);
+		body[b++] = 1;
+		body[b++] = 0;
+		b += put16(body + b, 0x000d);	/* signature_algorithms */
+		b += put16(body + b, 4);
+		b += put16(body + b, 2);
+		b += put16(body + b, 0x0403);
+		b += put16(body + b, 0xff01);	/* renegotiation_info */
+		b += put16(body + b, 1);
+		body[b++] = 0;
+		put16(body + e, (unsigned)(b - e - 2));
+	}
+	rec_hdr(buf, 22, 0, seq, (unsigned)(12 + b));
+	buf[13] = 1;				/* client_hello */
+	put24(buf + 14, (unsigned)b);
+	put16(buf + 17, seq);			/* message_seq */
+	put24(buf + 19, 0);			/* fragment_offset */
+	put24(buf + 22, (unsigned)b);		/* fragment_length */
+	memcpy(buf + 25, body, b);
+	return (25 + b);
+}
+
+/*
+ * OpenSSL's own first flight: a client SSL sends its ClientHello to a
+ * UDP socket of ours, which we read.  Returns its length.
+ */
+static size_t
+ch_capture(uint8_t *buf, size_t size)
+{
+	struct dc	c;
+	uint64_t	deadline;
+	ssize_t		n;
+	int		sink, r;
+
+	sink = udp_sock();
+	memset(&c, 0, sizeof(c));
+	c.fd = -1;
+	c.ctx = dc_ctx_new(pa.cli_crt, pa.cli_key, pa.ca);
+	dc_socket(&c, integ_local_port(sink), 0);
+	dc_ssl_new(&c);
+	ERR_clear_error();
+	r = SSL_do_handshake(c.ssl);
+	ck_assert_msg(r != 1 && SSL_get_error(c.ssl, r) ==
+	    SSL_ERROR_WANT_READ, "capture: SSL_do_handshake did not wait");
+	deadline = integ_now_ms() + IO_MS;
+	n = integ_recv_wait(sink, buf, size, (int)(deadline -
+	    integ_now_ms()));
+	ck_assert_msg(n > 25 && buf[0] == 22 && buf[13] == 1, "capture: no "
+	    "ClientHello from OpenSSL (%zd bytes)", n);
+	dc_close(&c);
+	close(sink);
+	return ((size_t)n);
+}
+
+/*
+ * 1. flowgate client -> flowgate server -> UDP echo: 50 sources, 200
+ * datagrams each with unique content, at most 8 outstanding per source.
+ * Every source gets exactly its own datagrams back, none lost, none
+ * duplicated, and both daemons count 50 sessions of 200 datagrams each
+ * way.
+ */
+#define PAIR_SRC	50
+#define PAIR_N		200
+#define PAIR_WIN	8
+#define PAIR_MS		40000
+#define PAIR_STALL_MS	5000
+#define PAIR_PFX	18	/* "src=NN seq=NNNN " */
+
+static size_t
+pair_msg(unsigned char *buf, unsigned src, unsigned seq)
+{
+	uint64_t	st = ((uint64_t)src << 32 | seq) + 1;
+	size_t		len = 24 + (src * 131 + seq * 17) % 400;
+
+	snprintf((char *)buf, PAIR_PFX + 1, "src=%02u seq=%04u ", src, seq);
+	integ_fill(buf + PAIR_PFX, len - PAIR_PFX, &st);
+	return (len);
+}
+
+START_TEST(test_dtls_pair_10000)
+{
+	struct integ_echo	*echo;
+	struct pollfd		 pfd[PAIR_SRC];
+	unsigned char		 sbuf[512], rbuf[2048], want[512];
+	unsigned char		 got[PAIR_SRC][PAIR_N];
+	unsigned		 sent[PAIR_SRC], recvd[PAIR_SRC], src, seq;
+	unsigned long long	 bytes[PAIR_SRC], total = 0;
+	char			 svcs[2048] = "", re[RE_MAX];
+	char			 line[LINE_MAX_LEN], pfx[PAIR_PFX + 1];
+	uint64_t		 t0, deadline, progress;
+	uint16_t		 sport, cport, lport[PAIR_SRC];
+	size_t			 len;
+	ssize_t			 n;
+	long			 iter;
+	int			 fd[PAIR_SRC], i, j;
+
+	echo = integ_echo_start(INTEG_ECHO_UDP, AF_INET);
+	pki_make(&pa, "a");
+	sport = srv_start(&pa, 2, "");
+	cli_svc(svcs, sizeof(svcs), "cli", sport, integ_echo_port(echo), "");
+	cli_start(2, svcs);
+	cport = cli_port("cli");
+
+	memset(got, 0, sizeof(got));
+	for (i = 0; i < PAIR_SRC; i++) {
+		fd[i] = udp_sock();
+		lport[i] = integ_local_port(fd[i]);
+		sent[i] = recvd[i] = 0;
+		bytes[i] = 0;
+		pfd[i].fd = fd[i];
+		pfd[i].events = POLLIN;
+	}
+	t0 = progress = integ_now_ms();
+	deadline = t0 + PAIR_MS;
+	for (iter = 0; total < PAIR_SRC * PAIR_N && iter < 10000000L;
+	    iter++) {
+		ck_assert_msg(integ_now_ms() < deadline && integ_now_ms() -
+		    progress < PAIR_STALL_MS, "after %llu ms: %llu of %d "
+		    "datagrams back, nothing new for %llu ms (source 0: sent "
+		    "%u, received %u); server %s",
+		    (unsigned long long)(integ_now_ms() - t0), total,
+		    PAIR_SRC * PAIR_N,
+		    (unsigned long long)(integ_now_ms() - progress), sent[0],
+		    recvd[0], io_state());
+		for (i = 0; i < PAIR_SRC; i++) {
+			while (sent[i] < PAIR_N && sent[i] - recvd[i] <
+			    PAIR_WIN) {
+				len = pair_msg(sbuf, (unsigned)i, sent[i]);
+				udp_send(fd[i], cport, sbuf, len, "pair");
+				bytes[i] += len;
+				sent[i]++;
+			}
+		}
+		if (poll(pfd, PAIR_SRC, 500) <= 0)
+			continue;
+		for (i = 0; i < PAIR_SRC; i++) {
+			if (!(pfd[i].revents & (POLLIN | POLLERR)))
+				continue;
+			for (j = 0; j < 64; j++) {
+				n = recv(fd[i], rbuf, sizeof(rbuf),
+				    MSG_DONTWAIT);
+				if (n == -1 && (errno == EAGAIN ||
+				    errno == EINTR))
+					break;
+				ck_assert_msg(n >= PAIR_PFX, "source %d: recv "
+				    "%zd: %s", i, n, strerror(errno));
+				memcpy(pfx, rbuf, PAIR_PFX);
+				pfx[PAIR_PFX] = '\0';
+				ck_assert_msg(sscanf(pfx, "src=%2u seq=%4u",
+				    &src, &seq) == 2, "source %d got a "
+				    "datagram that is none of ours", i);
+				ck_assert_msg(src == (unsigned)i, "source %d "
+				    "got source %u's datagram %u", i, src,
+				    seq);
+				ck_assert_msg(seq < sent[i] && !got[i][seq],
+				    "source %d: datagram %u came back %s", i,
+				    seq, seq < sent[i] ? "twice" :
+				    "before it was sent");
+				len = pair_msg(want, src, seq);
+				ck_assert_msg((size_t)n == len &&
+				    memcmp(rbuf, want, len) == 0, "source %d: "
+				    "datagram %u came back with %zd bytes, "
+				    "expected these %zu", i, seq, n, len);
+				got[i][seq] = 1;
+				recvd[i]++;
+				total++;
+				progress = integ_now_ms();
+			}
+		}
+	}
+	ck_assert_uint_eq(total, PAIR_SRC * PAIR_N);
+	fprintf(stderr, "dtls: %d datagrams through the pair in %llu ms\n",
+	    PAIR_SRC * PAIR_N, (unsigned long long)(integ_now_ms() - t0));
+	ck_assert_uint_eq(integ_echo_count(echo), PAIR_SRC * PAIR_N);
+
+	/* One session per source on both sides. */
+	cli_stats("cli", PAIR_SRC, PAIR_SRC, "after the exchange");
+	assert_stats("agent", PAIR_SRC, PAIR_SRC, "after the exchange");
+
+	/* Each client flow carried its source's datagrams, nothing else. */
+	cli_stop_ok();
+	for (i = 0; i < PAIR_SRC; i++) {
+		ck_assert_msg(cli_log_wait(re_closed(re, sizeof(re), "cli",
+		    lport[i]), LOG_MS, line, sizeof(line)) == 0, "the client "
+		    "logged no \"flow closed\" for source port %u", lport[i]);
+		assert_num(line, "pkts_in", PAIR_N);
+		assert_num(line, "pkts_out", PAIR_N);
+		assert_num(line, "bytes_in", (long long)bytes[i]);
+		assert_num(line, "bytes_out", (long long)bytes[i]);
+		assert_num(line, "drops", 0);
+	}
+	/* The client's close_notify ends each server session. */
+	snprintf(re, sizeof(re), "flow closed service=agent flow=[0-9]+ "
+	    "peer=127\\.0\\.0\\.1:[0-9]+ dst=127\\.0\\.0\\.1:%u "
+	    "bytes_in=[0-9]+ bytes_out=[0-9]+ pkts_in=%d pkts_out=%d drops=0 "
+	    "duration=[0-9]+ms reason=closed$", (unsigned)integ_echo_port(echo),
+	    PAIR_N, PAIR_N);
+	ck_assert_int_eq(integ_log_wait_count(0, re, PAIR_SRC, LOG_MS),
+	    PAIR_SRC);
+	ck_assert_int_eq(integ_log_count(0, "flow closed service=agent "),
+	    PAIR_SRC);
+	for (i = 0; i < PAIR_SRC; i++)
+		close(fd[i]);
+	integ_daemon_stop_ok(STOP_MS);
+	integ_echo_stop(echo);
+}
+END_TEST
+
+/*
+ * 2. `openssl s_client -dtls1_2` with a client certificate as an
+ * independent peer: the header alone in its first record, then lines
+ * echoed one record each; the header and a line in one record are
+ * refused (reason=header), as pion refuses them.  The in-process client
+ * checks the same at the record level, and a header split over two
+ * records.
+ */
+START_TEST(test_dtls_openssl_s_client)
+{
+	struct integ_echo	*echo;
+	struct proc		 sc;
+	struct dc		 c;
+	uint8_t			 hdr[SH_SIZE], big[SH_SIZE + 10];
+	char			 buf[256], line[LINE_MAX_LEN], re[RE_MAX];
+	char			 errbuf[8192];
+	static const char	 l1[] = "hello over dtls\n";
+	static const char	 l2[] = "second record, second datagram\n";
+	size_t			 n;
+	uint16_t		 sport, eport;
+	int			 status;
+
+	echo = integ_echo_start(INTEG_ECHO_UDP, AF_INET);
+	eport = integ_echo_port(echo);
+	pki_make(&pa, "a");
+	sport = srv_start(&pa, 1, "");
+	hdr_for(eport, hdr);
+
+	/* The header alone; each stdin read() is one record. */
+	sclient_start(&sc, sport, pa.cli_crt, pa.cli_key);
+	fd_write_all(sc.in, hdr, sizeof(hdr), "s_client header");
+	snprintf(re, sizeof(re), "debug tunnel request host=127\\.0\\.0\\.1 "
+	    "port=%u service=agent ", (unsigned)eport);
+	if (integ_log_wait(0, re, IO_MS, NULL, 0) != 0) {
+		proc_finish(&sc, 1, errbuf, sizeof(errbuf));
+		ck_abort_msg("the server saw no tunnel request from s_client; "
+		    "its stderr:\n%s", errbuf);
+	}
+	fd_write_all(sc.in, l1, strlen(l1), "s_client line 1");
+	n = fd_read(sc.out, buf, strlen(l1), IO_MS, 0);
+	if (n != strlen(l1) || memcmp(buf, l1, n) != 0) {
+		proc_finish(&sc, 1, errbuf, sizeof(errbuf));
+		ck_abort_msg("s_client got %zu of %zu bytes back; its stderr:"
+		    "\n%s", n, strlen(l1), errbuf);
+	}
+	fd_write_all(sc.in, l2, strlen(l2), "s_client line 2");
+	n = fd_read(sc.out, buf, strlen(l2), IO_MS, 0);
+	ck_assert_msg(n == strlen(l2) && memcmp(buf, l2, n) == 0, "s_client "
+	    "line 2: got %zu of %zu bytes back", n, strlen(l2));
+	n = fd_read(sc.out, buf, 1, 200, 0);
+	ck_assert_msg(n == 0, "s_client got more than its echo");
+	(void)proc_finish(&sc, 1, errbuf, sizeof(errbuf));
+	ck_assert_uint_eq(integ_echo_count(echo), 2);
+
+	/* The header and a line in one record: refused, close_notify. */
+	sclient_start(&sc, sport, pa.cli_crt, pa.cli_key);
+	memcpy(big, hdr, SH_SIZE);
+	memcpy(big + SH_SIZE, "0123456789", 10);
+	fd_write_all(sc.in, big, sizeof(big), "s_client header+data");
+	snprintf(re, sizeof(re), "warn bad tunnel header: a %zu-byte record "
+	    "where %d header bytes were due service=agent flow=[0-9]+$",
+	    sizeof(big), SH_SIZE);
+	ck_assert_msg(integ_log_wait(0, re, IO_MS, line, sizeof(line)) == 0,
+	    "no \"bad tunnel header\" line for s_client's header+data record");
+	n = fd_read(sc.out, buf, sizeof(buf) - 1, IO_MS, 1);
+	/* -quiet ignores stdin's EOF: s_client ends on our close_notify. */
+	status = proc_finish(&sc, 0, errbuf, sizeof(errbuf));
+	ck_assert_msg(n == 0, "s_client got data after a refused header: %s",
+	    buf);
+	ck_assert_msg(status != -1, "s_client did not end after the server's "
+	    "close_notify; its stderr:\n%s", errbuf);
+	snprintf(re, sizeof(re), "flow closed service=agent flow=[0-9]+ "
+	    "peer=127\\.0\\.0\\.1:[0-9]+ dst=- .* reason=header$");
+	ck_assert_msg(integ_log_wait(0, re, LOG_MS, NULL, 0) == 0, "no flow "
+	    "closed reason=header for s_client");
+
+	/* In process: header+10 bytes in one record, refused likewise. */
+	ck_assert_msg(dc_open(&c, sport, 0, pa.cli_crt, pa.cli_key, pa.ca,
+	    HS_MS) == 0, "handshake: %s", c.err);
+	ck_assert_msg(dc_write(&c, big, sizeof(big)) == 0, "%s", c.err);
+	dc_expect_close(&c, IO_MS, "header+data in one record");
+	srv_closed_line(c.lport, line, sizeof(line), "header+data");
+	assert_field(line, "reason", "header");
+	assert_field(line, "dst", "-");
+	assert_num(line, "pkts_in", 0);
+	dc_close(&c);
+
+	/* A header split 100+175 is accumulated (pion's full read does). */
+	ck_assert_msg(dc_open(&c, sport, 0, pa.cli_crt, pa.cli_key, pa.ca,
+	    HS_MS) == 0, "handshake: %s", c.err);
+	ck_assert_msg(dc_write(&c, hdr, 100) == 0, "%s", c.err);
+	ck_assert_msg(dc_write(&c, hdr + 100, SH_SIZE - 100) == 0, "%s",
+	    c.err);
+	dc_ping(&c, "after a split header", "split header");
+	dc_ping(&c, "x", "one-byte datagram");
+	dc_shutdown(&c);
+	dc_expect_close(&c, IO_MS, "our close_notify");
+	srv_closed_line(c.lport, line, sizeof(line), "split header");
+	assert_field(line, "reason", "closed");
+	snprintf(buf, sizeof(buf), "127.0.0.1:%u", (unsigned)eport);
+	assert_field(line, "dst", buf);
+	assert_num(line, "pkts_in", 2);
+	assert_num(line, "pkts_out", 2);
+	assert_num(line, "bytes_in", (long long)strlen("after a split header")
+	    + 1);
+	dc_close(&c);
+	ck_assert_uint_eq(integ_echo_count(echo), 4);
+
+	integ_daemon_stop_ok(STOP_MS);
+	integ_echo_stop(echo);
+}
+END_TEST
+
+/*
+ * 3. A client certificate of another CA, no client certificate (in
+ * process and with s_client), and a client that does not trust the
+ * server: the handshake fails, the session closes with reason=tls and
+ * nothing is dialled.
+ */
+struct refusal {
+	const char	*name;
+	int		 cert;		/* 0 none, a ours, b other */
+	int		 trust;		/* a ours, b other */
+	const char	*client_err;	/* in our client's error */
+	const char	*server_err;	/* in the server's log */
+};
+
+static const struct refusal refusals[] = {
+	{ "client certificate of another CA", 'b', 'a', "alert unknown ca",
+	    "certificate verify failed" },
+	{ "no client certificate", 0, 'a', "alert handshake failure",
+	    "peer did not return a certificate" },
+	{ "client does not trust the server", 'a', 'b',
+	    "certificate verify failed", "alert unknown ca" },
+};
+
+START_TEST(test_dtls_refusals)
+{
+	const struct refusal	*rf;
+	struct integ_echo	*echo;
+	struct proc		 sc;
+	struct dc		 c;
+	char			 line[LINE_MAX_LEN], re[RE_MAX + 64];
+	char			 buf[256], errbuf[8192], esc[256];
+	long long		 id;
+	size_t			 i, n;
+	uint16_t		 sport;
+	int			 status;
+
+	echo = integ_echo_start(INTEG_ECHO_UDP, AF_INET);
+	pki_make(&pa, "a");
+	pki_make(&pb, "b");
+	sport = srv_start(&pa, 1, "");
+
+	for (i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++) {
+		rf = &refusals[i];
+		ck_assert_msg(dc_open(&c, sport, 0, rf->cert == 0 ? NULL :
+		    rf->cert == 'a' ? pa.cli_crt : pb.cli_crt, rf->cert == 0 ?
+		    NULL : rf->cert == 'a' ? pa.cli_key : pb.cli_key,
+		    rf->trust == 'a' ? pa.ca : pb.ca, HS_MS) == -1,
+		    "%s: the handshake succeeded", rf->name);
+		ck_assert_msg(strstr(c.err, rf->client_err) != NULL, "%s: "
+		    "expected \"%s\", the client saw: %s", rf->name,
+		    rf->client_err, c.err);
+		srv_closed_line(c.lport, line, sizeof(line), rf->name);
+		assert_field(line, "reason", "tls");
+		assert_field(line, "dst", "-");
+		id = integ_field_num(line, "flow");
+		snprintf(re, sizeof(re), "warn dtls handshake failed: "
+		    "openssl=\"[^\"]*%s[^\"]*\" service=agent flow=%lld$",
+		    integ_re_escape(rf->server_err, esc, sizeof(esc)), id);
+		ck_assert_msg(integ_log_wait(0, re, LOG_MS, NULL, 0) == 0,
+		    "%s: no \"dtls handshake failed ... %s\" line for flow "
+		    "%lld", rf->name, rf->server_err, id);
+		dc_close(&c);
+	}
+
+	/* s_client without a certificate fails too. */
+	sclient_start(&sc, sport, NULL, NULL);
+	n = fd_read(sc.out, buf, sizeof(buf) - 1, IO_MS, 1);
+	status = proc_finish(&sc, 0, errbuf, sizeof(errbuf));
+	ck_assert_msg(n == 0, "s_client without a certificate got data: %s",
+	    buf);
+	ck_assert_msg(status != -1 && !(WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 0), "s_client without a certificate "
+	    "succeeded");
+	ck_assert_msg(strstr(errbuf, "alert handshake failure") != NULL,
+	    "s_client without a certificate: no \"alert handshake failure\" "
+	    "in:\n%s", errbuf);
+	ck_assert_int_eq(integ_log_wait_count(0, "warn dtls handshake failed: "
+	    "openssl=\"[^\"]*peer did not return a certificate", 2, LOG_MS),
+	    2);
+
+	/* Nothing was dialled and every session is gone. */
+	ck_assert_int_eq(integ_log_wait_count(0, "flow closed service=agent "
+	    ".* reason=tls$", 4, LOG_MS), 4);
+	ck_assert_uint_eq(integ_echo_count(echo), 0);
+	ck_assert_int_eq(integ_log_count(0, "tunnel request"), 0);
+	assert_stats("agent", 0, 4, "after the refusals");
+
+	integ_daemon_stop_ok(STOP_MS);
+	integ_echo_stop(echo);
+}
+END_TEST
+
+/*
+ * 4. A ClientHello without a cookie (built by hand, minimal and with
+ * pion's extensions, and OpenSSL's own) gets exactly one
+ * HelloVerifyRequest, no larger than the hello, and leaves no state.
+ */
+#define COOKIE_PER_KIND	3
+#define COOKIE_QUIET_MS	1500	/* stateful servers resend at 1 s */
+
+/*
+ * Send one ClientHello from a fresh socket and check the answer: one
+ * HelloVerifyRequest with a cookie, no larger than the hello.  Returns
+ * the socket, for the check that nothing else follows; the cookie goes
+ * to cookie (32 bytes or more) if not NULL.
+ */
+static int
+hvr_check(uint16_t port, const uint8_t *ch, size_t chlen, uint8_t *cookie,
+    size_t *cookielen, const char *what)
+{
+	uint8_t	buf[2048];
+	ssize_t	n;
+	int	fd;
+
+	fd = udp_sock();
+	udp_send(fd, port, ch, chlen, what);
+	n = integ_recv_wait(fd, buf, sizeof(buf), IO_MS);
+	ck_assert_msg(n > 0, "%s: no answer to a %zu-byte ClientHello: %s",
+	    what, chlen, io_state());
+	ck_assert_msg(n >= 28 && buf[0] == 22 && buf[1] == 0xfe &&
+	    (buf[2] == 0xff || buf[2] == 0xfd) && buf[3] == 0 && buf[4] == 0 &&
+	    buf[13] == 3, "%s: the %zd-byte answer is no HelloVerifyRequest "
+	    "(record type %u, handshake type %u)", what, n, buf[0],
+	    n > 13 ? buf[13] : 0);
+	ck_assert_msg(((size_t)buf[11] << 8 | buf[12]) == (size_t)n - 13 &&
+	    ((size_t)buf[14] << 16 | (size_t)buf[15] << 8 | buf[16]) ==
+	    (size_t)n - 25 && buf[27] > 0 && (size_t)n == 28 + (size_t)buf[27],
+	    "%s: a malformed %zd-byte HelloVerifyRequest", what, n);
+	ck_assert_msg((size_t)n <= chlen, "%s: a %zd-byte HelloVerifyRequest "
+	    "for a %zu-byte ClientHello (amplification)", what, n, chlen);
+	if (cookie != NULL) {
+		memcpy(cookie, buf + 28, buf[27]);
+		*cookielen = buf[27];
+	}
+	return (fd);
+}
+
+/*
+ * A session that never finishes: a hand-built hello, its cookie back
+ * from the same source, and the server's first flight read.  Returns the
+ * socket; the daemon now holds a session for its address.
+ */
+static int
+cookie_session(uint16_t sport)
+{
+	uint8_t		ch[1024], again[1024], cookie[256], buf[2048];
+	uint64_t	rnd = 7, keep;
+	size_t		chlen, alen, cookielen = 0;
+	ssize_t		n;
+	int		fd;
+
+	keep = rnd;
+	chlen = ch_build(ch, NULL, 0, 1, 0, &rnd);
+	fd = hvr_check(sport, ch, chlen, cookie, &cookielen,
+	    "the hello to be answered with its cookie");
+	rnd = keep;
+	alen = ch_build(again, cookie, cookielen, 1, 1, &rnd);
+	ck_assert_uint_eq(alen, chlen + cookielen);
+	ck_assert(memcmp(again + 27, ch + 27, 32) == 0);
+	udp_send(fd, sport, again, alen, "hello with cookie");
+	n = integ_recv_wait(fd, buf, sizeof(buf), IO_MS);
+	ck_assert_msg(n > 25 && buf[0] == 22 && buf[13] == 2, "the hello with "
+	    "its cookie got %zd bytes back (record type %u, handshake type "
+	    "%u), expected a ServerHello", n, n > 0 ? buf[0] : 0, n > 13 ?
+	    buf[13] : 0);
+	return (fd);
+}
+
+START_TEST(test_dtls_cookie)
+{
+	uint8_t		 ch[3][1024], buf[2048];
+	char		 line[LINE_MAX_LEN], re[RE_MAX];
+	size_t		 chlen[3];
+	static const char *const kinds[3] = {
+		"a minimal hand-built ClientHello",
+		"a hand-built ClientHello with pion's extensions",
+		"OpenSSL's ClientHello"
+	};
+	char		 what[128];
+	uint64_t	 rnd = 4;
+	ssize_t		 n;
+	uint16_t	 sport;
+	int		 fds[3 * COOKIE_PER_KIND], nfd = 0, k, i, fd;
+
+	pki_make(&pa, "a");
+	sport = srv_start(&pa, 1, "    handshake_timeout: 1s\n"
+	    "    header_timeout: 1s\n");
+	chlen[0] = ch_build(ch[0], NULL, 0, 0, 0, &rnd);
+	chlen[1] = ch_build(ch[1], NULL, 0, 1, 0, &rnd);
+	chlen[2] = ch_capture(ch[2], sizeof(ch[2]));
+	ck_assert_uint_eq(chlen[0], 67);
+	ck_assert_uint_eq(chlen[1], 102);
+
+	for (k = 0; k < 3; k++)
+		for (i = 0; i < COOKIE_PER_KIND; i++) {
+			snprintf(what, sizeof(what), "%s (%zu bytes), source "
+			    "%d", kinds[k], chlen[k], i);
+			fds[nfd++] = hvr_check(sport, ch[k], chlen[k], NULL,
+			    NULL, what);
+		}
+	/* Stateless: no retransmission ever follows. */
+	integ_sleep_ms(COOKIE_QUIET_MS);
+	for (i = 0; i < nfd; i++) {
+		n = recv(fds[i], buf, sizeof(buf), MSG_DONTWAIT);
+		ck_assert_msg(n == -1 && errno == EAGAIN, "source %d got a "
+		    "second answer (%zd bytes) to one ClientHello", i, n);
+		close(fds[i]);
+	}
+	assert_stats("agent", 0, 0, "after the unanswered cookies");
+	ck_assert_int_eq(integ_log_count(0, "flow closed"), 0);
+
+	/*
+	 * The cookie works: the same hello with it from the same address
+	 * gets the server's first flight, and that session (which we never
+	 * finish) is the first one counted; it ends at handshake_timeout.
+	 */
+	fd = cookie_session(sport);
+	ck_assert_msg(integ_log_wait(0, "info dtls handshake not done in time "
+	    "service=agent flow=[0-9]+$", LOG_MS, NULL, 0) == 0, "the "
+	    "unfinished handshake did not time out");
+	ck_assert_msg(integ_log_wait(0, re_closed(re, sizeof(re), "agent",
+	    integ_local_port(fd)), LOG_MS, line, sizeof(line)) == 0, "no flow "
+	    "closed line for the cookie session");
+	assert_field(line, "reason", "timeout");
+	close(fd);
+	assert_stats("agent", 0, 1, "after the session with a cookie");
+	integ_daemon_stop_ok(STOP_MS);
+}
+END_TEST
+
+/*
+ * 4b. handshake_timeout and header_timeout, each on its own clock as for
+ * tls-stream: a handshake that never finishes ends handshake_timeout
+ * after its (cookie-verified) hello, and a session that shook hands but
+ * sends no header ends header_timeout after the handshake, with
+ * close_notify.  Both with reason=timeout and nothing dialled.
+ */
+#define TMO_SLACK_MS	1200	/* timers under load */
+
+START_TEST(test_dtls_timeouts)
+{
+	struct dc	 c;
+	char		 line[LINE_MAX_LEN], re[RE_MAX];
+	uint64_t	 t0, took;
+	uint16_t	 sport;
+	int		 fd;
+
+	pki_make(&pa, "a");
+
+	/* handshake_timeout 1s, header_timeout 4s: the handshake stalls. */
+	sport = srv_start(&pa, 1, "    handshake_timeout: 1s\n"
+	    "    header_timeout: 4s\n");
+	t0 = integ_now_ms();
+	fd = cookie_session(sport);
+	ck_assert_msg(integ_log_wait(0, re_closed(re, sizeof(re), "agent",
+	    integ_local_port(fd)), 1000 + 4000 + LOG_MS, line, sizeof(line)) ==
+	    0, "no flow closed line for the stalled handshake");
+	took = integ_now_ms() - t0;
+	assert_field(line, "reason", "timeout");
+	assert_field(line, "dst", "-");
+	ck_assert_msg(integ_log_count(0, "info dtls handshake not done in time "
+	    "service=agent ") == 1, "no \"dtls handshake not done in time\"");
+	ck_assert_msg(took <= 1000 + TMO_SLACK_MS, "a stalled handshake with "
+	    "handshake_timeout 1s (header_timeout 4s) was closed after %llu "
+	    "ms: %s", (unsigned long long)took, line);
+	close(fd);
+	integ_daemon_stop_ok(STOP_MS);
+
+	/* handshake_timeout 4s, header_timeout 1s: no header comes. */
+	sport = srv_start(&pa, 1, "    handshake_timeout: 4s\n"
+	    "    header_timeout: 1s\n");
+	ck_assert_msg(dc_open(&c, sport, 0, pa.cli_crt, pa.cli_key, pa.ca,
+	    HS_MS) == 0, "handshake: %s", c.err);
+	t0 = integ_now_ms();
+	dc_expect_close(&c, 1000 + 4000 + IO_MS, "no header");
+	took = integ_now_ms() - t0;
+	srv_closed_line(c.lport, line, sizeof(line), "no header");
+	assert_field(line, "reason", "timeout");
+	assert_field(line, "dst", "-");
+	ck_assert_msg(integ_log_count(0, "info tunnel header not done in time "
+	    "service=agent ") == 1, "no \"tunnel header not done in time\"");
+	ck_assert_msg(took >= 900 && took <= 1000 + TMO_SLACK_MS, "a session "
+	    "without a header (header_timeout 1s, handshake_timeout 4s) was "
+	    "closed %llu ms after its handshake", (unsigned long long)took);
+	dc_close(&c);
+	ck_assert_int_eq(integ_log_count(0, "tunnel request"), 0);
+	integ_daemon_stop_ok(STOP_MS);
+}
+END_TEST
+
+/*
+ * 5. 2,000 garbage datagrams from nine sources, one of them the live
+ * session's own address, interleaved with the live session's datagrams:
+ * the daemon stays up, every live datagram comes back, and no session
+ * but the live one is ever made.
+ */
+#define GARBAGE_N	2000
+#define GARBAGE_SRC	8
+#define GARBAGE_ROUND	50	/* garbage datagrams per live echo */
+#define GARBAGE_BIG	9000
+
+static size_t
+garbage_make(unsigned i, uint8_t *buf, uint64_t *rnd)
+{
+	uint8_t		cookie[32];
+	uint32_t	r;
+	size_t		len;
+
+	integ_fill(&r, sizeof(r), rnd);
+	switch (i % 9) {
+	case 0:		/* random bytes */
+		len = 1 + r % 1400;
+		integ_fill(buf, len, rnd);
+		return (len);
+	case 1:		/* a ClientHello cut short */
+		len = ch_build(buf, NULL, 0, 1, 0, rnd);
+		return (1 + r % (len - 1));
+	case 2:		/* a record header claiming more than is there */
+		rec_hdr(buf, 22, 0, i, 500);
+		integ_fill(buf + 13, 30, rnd);
+		buf[13] = 1;
+		return (43);
+	case 3:		/* a ClientHello fragment past its message */
+		len = ch_build(buf, NULL, 0, 1, 0, rnd);
+		put24(buf + 19, 10);
+		put24(buf + 22, 4000);
+		return (len);
+	case 4:		/* a ClientHello with a cookie we made up */
+		integ_fill(cookie, sizeof(cookie), rnd);
+		return (ch_build(buf, cookie, sizeof(cookie), 1, 1, rnd));
+	case 5:		/* application data under some epoch */
+		rec_hdr(buf, 23, 1 + r % 3, i, 64);
+		integ_fill(buf + 13, 64, rnd);
+		return (77);
+	case 6:		/* a plaintext fatal alert, a ChangeCipherSpec */
+		rec_hdr(buf, 21, 0, i, 2);
+		buf[13] = 2;
+		buf[14] = 40;
+		rec_hdr(buf + 15, 20, 0, i + 1, 1);
+		buf[28] = 1;
+		return (29);
+	case 7:		/* a bogus handshake header, absurd size */
+		/*
+		 * (A ClientHello here would be answered: DTLSv1_listen takes
+		 * the first fragment of a longer hello by design.)
+		 */
+		len = ch_build(buf, NULL, 0, 0, 0, rnd);
+		buf[13] = (uint8_t)(2 + (r >> 8) % 254);
+		put24(buf + 14, 0xffffff);
+		return (len);
+	default:	/* empty, or a handshake record bigger than any MTU */
+		if ((i / 9) % 2 == 0)
+			return (0);
+		integ_fill(buf, GARBAGE_BIG, rnd);
+		rec_hdr(buf, 22, 0, i, GARBAGE_BIG - 13);
+		return (GARBAGE_BIG);
+	}
+}
+
+START_TEST(test_dtls_garbage)
+{
+	struct integ_echo	*echo;
+	struct dc		 c;
+	uint8_t			*buf;
+	char			 msg[64], line[LINE_MAX_LEN];
+	uint64_t		 rnd = 5, t0;
+	size_t			 len;
+	ssize_t			 n;
+	uint16_t		 sport;
+	int			 fds[GARBAGE_SRC], i, pings = 0, own = 0;
+	int			 hvrs = 0, want;
+
+	echo = integ_echo_start(INTEG_ECHO_UDP, AF_INET);
+	pki_make(&pa, "a");
+	sport = srv_start(&pa, 1, "");
+	dc_tunnel(&c, sport, integ_echo_port(echo), "live session");
+	pings++;
+	buf = malloc(GARBAGE_BIG);
+	ck_assert(buf != NULL);
+	for (i = 0; i < GARBAGE_SRC; i++)
+		fds[i] = udp_sock();
+
+	t0 = integ_now_ms();
+	for (i = 0; i < GARBAGE_N; i++) {
+		len = garbage_make((unsigned)i, buf, &rnd);
+		if (i % 10 == 9) {
+			/* Spoofed: from the live session's address. */
+			n = send(c.fd, buf, len, 0);
+			own++;
+		} else
+			n = sendto(fds[i % GARBAGE_SRC], buf, len, 0,
+			    (struct sockaddr *)&(struct sockaddr_in){
+			    .sin_family = AF_INET,
+			    .sin_port = htons(sport),
+			    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) },
+			    sizeof(struct sockaddr_in));
+		ck_assert_msg(n == (ssize_t)len, "garbage %d: send %zu bytes: "
+		    "%s", i, len, strerror(errno));
+		if (i % GARBAGE_ROUND == GARBAGE_ROUND - 1) {
+			snprintf(msg, sizeof(msg), "live datagram %d after "
+			    "%d garbage", pings, i + 1);
+			dc_ping(&c, msg, msg);
+			pings++;
+		}
+	}
+	fprintf(stderr, "dtls: %d garbage datagrams (%d spoofed) and %d live "
+	    "echoes in %llu ms\n", GARBAGE_N, own, pings,
+	    (unsigned long long)(integ_now_ms() - t0));
+	ck_assert_msg(integ_daemon_running(), "flowgate died: %s", io_state());
+	dc_ping(&c, "after the garbage", "after the garbage");
+	/*
+	 * The only answers: one HelloVerifyRequest per well-formed hello
+	 * with a made-up cookie (kind 4), no larger than it.
+	 */
+	for (i = 0, want = 0; i < GARBAGE_N; i++)
+		if (i % 9 == 4 && i % 10 != 9)
+			want++;
+	for (i = 0; i < GARBAGE_SRC; i++) {
+		while ((n = recv(fds[i], buf, GARBAGE_BIG, MSG_DONTWAIT)) >=
+		    0) {
+			ck_assert_msg(n >= 28 && buf[0] == 22 && buf[13] == 3 &&
+			    n <= 25 + 42 + 33 + 32, "garbage source %d got a "
+			    "%zd-byte answer (record type %u, handshake type "
+			    "%u), expected only HelloVerifyRequests", i, n,
+			    n > 0 ? buf[0] : 0, n > 13 ? buf[13] : 0);
+			hvrs++;
+		}
+	}
+	ck_assert_msg(hvrs == want, "the garbage got %d HelloVerifyRequests, "
+	    "expected %d (one per hello with a made-up cookie)", hvrs, want);
+	pings++;
+	assert_stats("agent", 1, 1, "after the garbage");
+	ck_assert_uint_eq(integ_echo_count(echo), (unsigned long)pings);
+
+	dc_shutdown(&c);
+	dc_expect_close(&c, IO_MS, "our close_notify");
+	srv_closed_line(c.lport, line, sizeof(line), "live session");
+	assert_field(line, "reason", "closed");
+	assert_num(line, "pkts_in", pings);
+	assert_num(line, "pkts_out", pings);
+	assert_num(line, "drops", 0);
+	ck_assert_int_eq(integ_log_count(0, "flow closed"), 1);
+	dc_close(&c);
+	for (i = 0; i < GARBAGE_SRC; i++)
+		close(fds[i]);
+	free(buf);
+	integ_daemon_stop_ok(STOP_MS);
+	integ_echo_stop(echo);
+}
+END_TEST
+
+/*
+ * 6. idle_timeout 1s: traffic every 400 ms keeps a session; then it
+ * closes with reason=idle and close_notify about a second after the last
+ * datagram, and a new session works.  Through a flowgate client, the
+ * server's close_notify ends the client's flow, and the source's next
+ * datagram gets a new session from a fresh port.
+ */
+START_TEST(test_dtls_idle)
+{
+	struct integ_echo	*echo;
+	struct dc		 c, c2;
+	unsigned char		 got[DGRAM_MAX];
+	char			 line[LINE_MAX_LEN], dst[64], re[RE_MAX];
+	char			 svcs[2048] = "";
+	uint64_t		 last, took;
+	uint16_t		 sport, cport;
+	int			 i, ufd, field;
+
+	echo = integ_echo_start(INTEG_ECHO_UDP, AF_INET);
+	pki_make(&pa, "a");
+	sport = srv_start(&pa, 1, "    idle_timeout: 1s\n");
+	dc_tunnel(&c, sport, integ_echo_port(echo), "idle session");
+	for (i = 0; i < 4; i++) {
+		integ_sleep_ms(400);
+		dc_ping(&c, "keepalive", "keepalive");
+	}
+	last = integ_now_ms();
+	ck_assert_int_eq(integ_log_count(0, "flow closed"), 0);
+
+	dc_expect_close(&c, IO_MS, "idle expiry");
+	took = integ_now_ms() - last;
+	srv_closed_line(c.lport, line, sizeof(line), "idle session");
+	assert_field(line, "reason", "idle");
+	snprintf(dst, sizeof(dst), "127.0.0.1:%u",
+	    (unsigned)integ_echo_port(echo));
+	assert_field(line, "dst", dst);
+	assert_num(line, "pkts_in", 5);
+	assert_num(line, "pkts_out", 5);
+	ck_assert_msg(took >= 900 && took <= 3500, "the idle session closed "
+	    "%llu ms after its last datagram, expected about 1000",
+	    (unsigned long long)took);
+	dc_close(&c);
+
+	dc_tunnel(&c2, sport, integ_echo_port(echo), "session after idle");
+	dc_ping(&c2, "still there", "session after idle");
+	assert_stats("agent", 1, 2, "after the idle expiry");
+	dc_shutdown(&c2);
+	dc_expect_close(&c2, IO_MS, "our close_notify");
+	srv_closed_line(c2.lport, line, sizeof(line), "session after idle");
+	assert_field(line, "reason", "closed");
+	assert_num(line, "pkts_in", 2);
+	dc_close(&c2);
+
+	/* The flowgate client reconnects after the server's idle expiry. */
+	cli_svc(svcs, sizeof(svcs), "cli", sport, integ_echo_port(echo), "");
+	cli_start(1, svcs);
+	cport = cli_port("cli");
+	ufd = udp_sock();
+	udp_echo_ok(ufd, cport, (const unsigned char *)"first", 5, got,
+	    "through the client");
+	ck_assert_msg(cli_log_wait(re_closed(re, sizeof(re), "cli",
+	    integ_local_port(ufd)), 1000 + LOG_MS, line, sizeof(line)) == 0,
+	    "the client's flow did not end with the server's session");
+	assert_field(line, "reason", "closed");
+	assert_num(line, "pkts_in", 1);
+	field = integ_field(line, "dst", dst, sizeof(dst));
+	ck_assert_int_eq(field, 0);
+	udp_echo_ok(ufd, cport, (const unsigned char *)"second", 6, got,
+	    "through the client, after the server's idle expiry");
+	ck_assert_int_eq(integ_log_wait_count(0, "flow closed service=agent "
+	    ".* reason=idle$", 2, LOG_MS), 2);
+	assert_stats("agent", 1, 4, "after the client reconnected");
+	cli_stats("cli", 1, 2, "after the client reconnected");
+	/* Two sessions, from two client ports. */
+	ck_assert_int_eq(integ_log_count(0, "tunnel request "
+	    "host=127\\.0\\.0\\.1 port=[0-9]+ service=agent flow=[34]$"), 2);
+	cli_stop_ok();
+	ck_assert_msg(cli_log_wait("flow closed service=cli flow=2 .* "
+	    "reason=shutdown$", LOG_MS, line, sizeof(line)) == 0, "no second "
+	    "client flow");
+	assert_num(line, "pkts_in", 1);
+	assert_num(line, "pkts_out", 1);
+	close(ufd);
+	integ_daemon_stop_ok(STOP_MS);
+	integ_echo_stop(echo);
+}
+END_TEST
+
+/*
+ * 7. A client restarts from the same address and port without
+ * close_notify: its new handshake replaces the old session
+ * (reason=replaced), and the new session relays.
+ */
+START_TEST(test_dtls_restart)
+{
+	struct integ_echo	*echo;
+	struct dc		 c;
+	uint8_t			 hdr[SH_SIZE];
+	char			 line[LINE_MAX_LEN], re[RE_MAX], dst[64];
+	long long		 oldid;
+	size_t			 mark;
+	uint16_t		 sport, lport;
+
+	echo = integ_echo_start(INTEG_ECHO_UDP, AF_INET);
+	pki_make(&pa, "a");
+	sport = srv_start(&pa, 1, "");
+	snprintf(dst, sizeof(dst), "127.0.0.1:%u",
+	    (unsigned)integ_echo_port(echo));
+	dc_tunnel(&c, sport, integ_echo_port(echo), "first session");
+	lport = c.lport;
+	ck_assert_msg(integ_log_wait(0, "debug tunnel request .* "
+	    "service=agent flow=[0-9]+$", LOG_MS, line, sizeof(line)) == 0,
+	    "no tunnel request logged");
+	oldid = integ_field_num(line, "flow");
+
+	/* The process "restarts": new socket on the same port, new SSL. */
+	SSL_free(c.ssl);
+	c.ssl = NULL;
+	close(c.fd);
+	dc_socket(&c, sport, lport);
+	ck_assert_uint_eq(c.lport, lport);
+	dc_ssl_new(&c);
+	ck_assert_msg(dc_handshake(&c, HS_MS) == 0, "restarted handshake: %s",
+	    c.err);
+	hdr_for(integ_echo_port(echo), hdr);
+	ck_assert_msg(dc_write(&c, hdr, sizeof(hdr)) == 0, "header: %s",
+	    c.err);
+	dc_ping(&c, "after the restart", "after the restart");
+	dc_ping(&c, "and again", "after the restart");
+
+	snprintf(re, sizeof(re), "info client restarted its dtls session "
+	    "service=agent flow=%lld$", oldid);
+	ck_assert_msg(integ_log_wait(0, re, LOG_MS, NULL, 0) == 0, "no "
+	    "\"client restarted its dtls session\" for flow %lld", oldid);
+	srv_closed_line(lport, line, sizeof(line), "first session");
+	assert_num(line, "flow", oldid);
+	assert_field(line, "reason", "replaced");
+	assert_field(line, "dst", dst);
+	assert_num(line, "pkts_in", 1);
+	assert_num(line, "pkts_out", 1);
+	assert_stats("agent", 1, 2, "after the restart");
+
+	mark = integ_log_mark();
+	dc_shutdown(&c);
+	dc_expect_close(&c, IO_MS, "our close_notify");
+	ck_assert_msg(integ_log_wait(mark, re_closed(re, sizeof(re), "agent",
+	    lport), LOG_MS, line, sizeof(line)) == 0, "no flow closed line "
+	    "for the new session");
+	ck_assert_msg(integ_field_num(line, "flow") != oldid, "the new "
+	    "session has the old flow id");
+	assert_field(line, "reason", "closed");
+	assert_field(line, "dst", dst);
+	assert_num(line, "pkts_in", 2);
+	assert_num(line, "pkts_out", 2);
+	ck_assert_uint_eq(integ_echo_count(echo), 3);
+	dc_close(&c);
+	integ_daemon_stop_ok(STOP_MS);
+	integ_echo_stop(echo);
+}
+END_TEST
+
+/*
+ * 8. flowgate probe dtls://: 0 against the server (a health check in its
+ * log), 1 against a closed port, a server of another CA, and with a
+ * client certificate the server does not accept.
+ */
+static int
+probe_run(uint16_t port, const struct pki *trust, const struct pki *id,
+    const char *timeout, char **out, char **err)
+{
+	const char	*argv[13];
+	char		 url[64];
+
+	snprintf(url, sizeof(url), "dtls://127.0.0.1:%u", (unsigned)port);
+	argv[0] = integ_flowgate();
+	argv[1] = "probe";
+	argv[2] = "-a";
+	argv[3] = trust->ca;
+	argv[4] = "-c";
+	argv[5] = id->cli_crt;
+	argv[6] = "-k";
+	argv[7] = id->cli_key;
+	argv[8] = "-t";
+	argv[9] = timeout;
+	argv[10] = url;
+	argv[11] = NULL;
+	return (integ_run(argv, RUN_MS, out, err));
+}
+
+static void
+assert_probe_fail(int status, uint16_t port, const char *out,
+    const char *err, const char *what)
+{
+	char	sbuf[64], want[64];
+
+	snprintf(want, sizeof(want), "FAIL dtls://127.0.0.1:%u",
+	    (unsigned)port);
+	ck_assert_msg(status != -1 && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 1, "probe %s: %s, expected exit status 1; "
+	    "stdout: %s stderr: %s", what, integ_status_str(status, sbuf,
+	    sizeof(sbuf)), out, err);
+	ck_assert_msg(strncmp(out, want, strlen(want)) == 0 &&
+	    (out[strlen(want)] == ':' || out[strlen(want)] == ' '), "probe %s: "
+	    "expected \"%s: ...\", got: %s", what, want, out);
+}
+
+START_TEST(test_dtls_probes)
+{
+	char		 line[LINE_MAX_LEN], re[RE_MAX], want[96];
+	char		*out, *err, sbuf[64];
+	long long	 id;
+	uint16_t	 sport, port;
+	int		 status;
+
+	pki_make(&pa, "a");
+	pki_make(&pb, "b");
+	sport = srv_start(&pa, 1, "");
+
+	status = probe_run(sport, &pa, &pa, "5s", &out, &err);
+	ck_assert_msg(status != -1 && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 0, "probe of the server: %s; stdout: %s "
+	    "stderr: %s", integ_status_str(status, sbuf, sizeof(sbuf)), out,
+	    err);
+	snprintf(want, sizeof(want), "OK dtls://127.0.0.1:%u latency=",
+	    (unsigned)sport);
+	ck_assert_msg(strncmp(out, want, strlen(want)) == 0, "probe printed "
+	    "\"%s\", expected \"%s...\"", out, want);
+	free(out);
+	free(err);
+	ck_assert_msg(integ_log_wait(0, "info health check received "
+	    "service=agent flow=[0-9]+$", LOG_MS, line, sizeof(line)) == 0,
+	    "no \"health check received\" line");
+	id = integ_field_num(line, "flow");
+	snprintf(re, sizeof(re), "flow closed service=agent flow=%lld ", id);
+	ck_assert_msg(integ_log_wait(0, re, LOG_MS, line, sizeof(line)) == 0,
+	    "no flow closed line for the probe");
+	assert_field(line, "reason", "health");
+	assert_field(line, "dst", "-");
+
+	/* Nothing listens. */
+	port = udp_unused_port();
+	status = probe_run(port, &pa, &pa, "2s", &out, &err);
+	assert_probe_fail(status, port, out, err, "of a closed port");
+	free(out);
+	free(err);
+
+	/* The probe trusts another CA only. */
+	status = probe_run(sport, &pb, &pb, "5s", &out, &err);
+	assert_probe_fail(status, sport, out, err, "trusting another CA");
+	free(out);
+	free(err);
+	ck_assert_int_eq(integ_log_wait_count(0, "flow closed service=agent "
+	    ".* reason=tls$", 1, LOG_MS), 1);
+
+	/* The probe's certificate is of another CA. */
+	status = probe_run(sport, &pa, &pb, "5s", &out, &err);
+	assert_probe_fail(status, sport, out, err, "with another CA's "
+	    "certificate");
+	free(out);
+	free(err);
+	ck_assert_int_eq(integ_log_wait_count(0, "flow closed service=agent "
+	    ".* reason=tls$", 2, LOG_MS), 2);
+	ck_assert_int_eq(integ_log_wait_count(0, "warn dtls handshake failed: "
+	    "openssl=\"[^\"]*certificate verify failed", 1, LOG_MS), 1);
+
+	ck_assert_int_eq(integ_log_count(0, "health check received"), 1);
+	ck_assert_int_eq(integ_log_count(0, "tunnel request"), 0);
+	integ_daemon_stop_ok(STOP_MS);
+}
+END_TEST
+
+/*
+ * 9. max_datagram through the flowgate pair: 8155 bytes pass and 8156 are
+ * dropped and counted by the client; with 16384 on both sides 16000 and
+ * 16384 pass and 16385 is dropped; a server left at the default drops a
+ * 16000-byte reply and counts it.
+ */
+START_TEST(test_dtls_max_datagram)
+{
+	struct integ_echo	*echo;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen;
+	unsigned char		*buf, *got;
+	char			 svcs[4096] = "", line[LINE_MAX_LEN];
+	char			 re[RE_MAX];
+	uint64_t		 rnd = 9;
+	uint16_t		 eport, p_def, p_big, c_def, c_big, c_up;
+	int			 s1, s2, s3;
+
+	echo = integ_echo_start(INTEG_ECHO_UDP, AF_INET);
+	eport = integ_echo_port(echo);
+	pki_make(&pa, "a");
+	integ_conf_write(CONF_HEAD_FMT
+	    "  - name: agent\n"
+	    "    listen: dtls://127.0.0.1:0\n"
+	    "    allow: [\"127.0.0.0/8\"]\n"
+	    "    tls: {cert: \"%s\", key: \"%s\", ca: \"%s\"}\n"
+	    "  - name: agent16k\n"
+	    "    listen: dtls://127.0.0.1:0\n"
+	    "    allow: [\"127.0.0.0/8\"]\n"
+	    "    max_datagram: 16384\n"
+	    "    tls: {cert: \"%s\", key: \"%s\", ca: \"%s\"}\n", 1,
+	    pa.srv_crt, pa.srv_key, pa.ca, pa.srv_crt, pa.srv_key, pa.ca);
+	integ_daemon_start();
+	integ_service_get("agent", "dtls", &ss, &sslen);
+	p_def = integ_addr_port(&ss);
+	integ_service_get("agent16k", "dtls", &ss, &sslen);
+	p_big = integ_addr_port(&ss);
+	cli_svc(svcs, sizeof(svcs), "cli", p_def, eport, "");
+	cli_svc(svcs, sizeof(svcs), "cli16k", p_big, eport,
+	    "    max_datagram: 16384\n");
+	cli_svc(svcs, sizeof(svcs), "cliup", p_def, eport,
+	    "    max_datagram: 16384\n");
+	cli_start(1, svcs);
+	c_def = cli_port("cli");
+	c_big = cli_port("cli16k");
+	c_up = cli_port("cliup");
+
+	buf = malloc(DGRAM_MAX);
+	got = malloc(DGRAM_MAX);
+	ck_assert(buf != NULL && got != NULL);
+	integ_fill(buf, DGRAM_MAX, &rnd);
+	s1 = udp_sock();
+	s2 = udp_sock();
+	s3 = udp_sock();
+
+	/* Defaults: pion's limit. */
+	udp_echo_ok(s1, c_def, buf, PION_MAX, got, "8155 bytes");
+	udp_echo_none(s1, c_def, buf + 1, PION_MAX + 1, got, "8156 bytes");
+	udp_echo_ok(s1, c_def, buf + 2, PION_MAX, got, "8155 bytes again");
+
+	/* 16384 on both sides. */
+	udp_echo_ok(s2, c_big, buf, 16000, got, "16000 bytes (16384 max)");
+	udp_echo_ok(s2, c_big, buf + 3, 16384, got, "16384 bytes (16384 max)");
+	udp_echo_none(s2, c_big, buf + 4, 16385, got, "16385 bytes (16384 "
+	    "max)");
+
+	/* The client may send 16000, the default server does not reply. */
+	udp_echo_ok(s3, c_up, buf, PION_MAX, got, "8155 bytes up and back");
+	udp_echo_none(s3, c_up, buf + 5, 16000, got, "16000 bytes to a "
+	    "default server");
+	ck_assert_uint_eq(integ_echo_count(echo), 6);
+
+	/* The drops are in the flow closed lines. */
+	cli_stop_ok();
+	ck_assert_msg(cli_log_wait(re_closed(re, sizeof(re), "cli",
+	    integ_local_port(s1)), LOG_MS, line, sizeof(line)) == 0, "no "
+	    "client flow closed line for cli");
+	assert_num(line, "pkts_in", 3);
+	assert_num(line, "pkts_out", 2);
+	assert_num(line, "drops", 1);
+	assert_num(line, "bytes_out", 2 * PION_MAX);
+	ck_assert_msg(cli_log_wait(re_closed(re, sizeof(re), "cli16k",
+	    integ_local_port(s2)), LOG_MS, line, sizeof(line)) == 0, "no "
+	    "client flow closed line for cli16k");
+	assert_num(line, "pkts_in", 3);
+	assert_num(line, "pkts_out", 2);
+	assert_num(line, "drops", 1);
+	assert_num(line, "bytes_out", 16000 + 16384);
+	ck_assert_msg(cli_log_wait(re_closed(re, sizeof(re), "cliup",
+	    integ_local_port(s3)), LOG_MS, line, sizeof(line)) == 0, "no "
+	    "client flow closed line for cliup");
+	assert_num(line, "pkts_in", 2);
+	assert_num(line, "pkts_out", 1);
+	assert_num(line, "drops", 0);
+
+	/*
+	 * The server side: cliup's reply was dropped by the agent.  As on the
+	 * client, pkts and bytes count what arrived, drops what was not sent.
+	 */
+	ck_assert_msg(integ_log_wait(0, "flow closed service=agent .* "
+	    "pkts_in=2 pkts_out=2 drops=1 .*reason=closed$", LOG_MS, line,
+	    sizeof(line)) == 0, "the default server counted no dropped reply");
+	assert_num(line, "bytes_in", PION_MAX + 16000);
+	assert_num(line, "bytes_out", PION_MAX + 16000);
+	ck_assert_msg(integ_log_wait(0, "flow closed service=agent .* "
+	    "pkts_in=2 pkts_out=2 drops=0 .*reason=closed$", LOG_MS, line,
+	    sizeof(line)) == 0, "no server line for cli's session");
+	assert_num(line, "bytes_in", 2 * PION_MAX);
+	ck_assert_msg(integ_log_wait(0, "flow closed service=agent16k .* "
+	    "pkts_in=2 pkts_out=2 drops=0 .*reason=closed$", LOG_MS, line,
+	    sizeof(line)) == 0, "no server line for cli16k's session");
+	assert_num(line, "bytes_in", 16000 + 16384);
+
+	close(s1);
+	close(s2);
+	close(s3);
+	free(buf);
+	free(got);
+	integ_daemon_stop_ok(STOP_MS);
+	integ_echo_stop(echo);
+}
+END_TEST
+
+/*
+ * 10. max_per_source: 2 (one worker): a third session from 127.0.0.1 is
+ * refused with a reason=limit line naming max_per_source, the first two
+ * keep working, and once one ends a new one is admitted.
+ */
+START_TEST(test_dtls_limits)
+{
+	struct integ_echo	*echo;
+	struct dc		 c1, c2, c3, c4;
+	struct stats		 st;
+	char			 line[LINE_MAX_LEN], re[RE_MAX];
+	uint16_t		 sport, eport;
+
+	echo = integ_echo_start(INTEG_ECHO_UDP, AF_INET);
+	eport = integ_echo_port(echo);
+	pki_make(&pa, "a");
+	sport = srv_start(&pa, 1, "    max_per_source: 2\n");
+	dc_tunnel(&c1, sport, eport, "session 1");
+	dc_tunnel(&c2, sport, eport, "session 2");
+
+	ck_assert_msg(dc_open(&c3, sport, 0, pa.cli_crt, pa.cli_key, pa.ca,
+	    2500) == -1, "a third session from 127.0.0.1 was admitted");
+	snprintf(re, sizeof(re), "warn flow refused service=agent "
+	    "peer=127\\.0\\.0\\.1:%u reason=limit limit=\"max_per_source\"",
+	    (unsigned)c3.lport);
+	ck_assert_msg(integ_log_wait(0, re, LOG_MS, NULL, 0) == 0, "no "
+	    "max_per_source refusal logged for port %u", (unsigned)c3.lport);
+	dc_close(&c3);
+	stats_get("agent", &st);
+	ck_assert_msg(st.flows == 2 && st.total == 2 && st.refused >= 1,
+	    "after the refusal: flows=%lld flows_total=%lld refused=%lld",
+	    st.flows, st.total, st.refused);
+	dc_ping(&c1, "session 1 still works", "session 1");
+	dc_ping(&c2, "session 2 still works", "session 2");
+
+	dc_shutdown(&c1);
+	dc_expect_close(&c1, IO_MS, "session 1 close_notify");
+	srv_closed_line(c1.lport, line, sizeof(line), "session 1");
+	assert_field(line, "reason", "closed");
+	dc_close(&c1);
+	dc_tunnel(&c4, sport, eport, "session 4");
+	assert_stats("agent", 2, 3, "after session 4");
+	ck_assert_int_eq(integ_log_count(0, "flow closed service=agent "
+	    "flow=[0-9]+ peer=127\\.0\\.0\\.1:[0-9]+ dst=- "), 0);
+
+	dc_close(&c2);
+	dc_close(&c4);
+	integ_daemon_stop_ok(STOP_MS);
+	integ_echo_stop(echo);
+}
+END_TEST
+/* One TCase per behaviour, each in its own scratch directory. */
+static TCase *
+dtls_tcase(Suite *s, const char *name, int timeout)
+{
+	TCase	*tc;
+
+	tc = tcase_create(name);
+	tcase_add_unchecked_fixture(tc, integ_setup, integ_teardown);
+	tcase_add_checked_fixture(tc, NULL, integ_checked_teardown);
+	tcase_set_timeout(tc, timeout);
+	suite_add_tcase(s, tc);
+	return (tc);
+}
+
+static Suite *
+dtls_suite(void)
+{
+	Suite	*s;
+
+	s = suite_create("dtls");
+	tcase_add_test(dtls_tcase(s, "pair_10000", 60), test_dtls_pair_10000);
+	tcase_add_test(dtls_tcase(s, "openssl_s_client", 30),
+	    test_dtls_openssl_s_client);
+	tcase_add_test(dtls_tcase(s, "refusals", 30), test_dtls_refusals);
+	tcase_add_test(dtls_tcase(s, "cookie", 20), test_dtls_cookie);
+	tcase_add_test(dtls_tcase(s, "timeouts", 30), test_dtls_timeouts);
+	tcase_add_test(dtls_tcase(s, "garbage", 30), test_dtls_garbage);
+	tcase_add_test(dtls_tcase(s, "idle", 20), test_dtls_idle);
+	tcase_add_test(dtls_tcase(s, "restart", 20), test_dtls_restart);
+	tcase_add_test(dtls_tcase(s, "probes", 30), test_dtls_probes);
+	tcase_add_test(dtls_tcase(s, "max_datagram", 30),
+	    test_dtls_max_datagram);
+	tcase_add_test(dtls_tcase(s, "limits", 30), test_dtls_limits);
+	return (s);
+}
+
+int
+main(void)
+{
+	SRunner	*sr;
+	int	 nfail;
+
+	/* Writes to closed sockets and pipes fail with EPIPE instead. */
+	signal(SIGPIPE, SIG_IGN);
+	sr = srunner_create(dtls_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	nfail = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return (nfail == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+}
