@@ -1,0 +1,786 @@
+#!/usr/bin/env bash
+#
+# Copyright (c) 2026 The flowgate authors
+#
+# Permission to use, copy, modify, and distribute this software for any
+# purpose with or without fee is hereby granted, provided that the above
+# copyright notice and this permission notice appear in all copies.
+#
+# THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+# WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+# MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+# ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+# WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+# ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+# OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+#
+# TLS tunnel benchmark: a flowgate client/server pair against a stunnel
+# pair, in one invocation on 127.0.0.1, with the same generator
+# (fg-bench), the same certificates (ECDSA P-256 from "flowgate certs"),
+# the same TLS version and cipher suite, and the same process layout:
+#
+#   fg-bench tcp -> client proxy (tcp -> TLS) -> server proxy (TLS -> tcp)
+#       -> fg-bench echo-tcp
+#
+# Each side is its own process (flowgate with "workers: 1", stunnel with
+# its thread per connection).  Per scenario the proxies are started
+# fresh, probed end to end, measured and stopped.  Besides throughput it
+# reports the CPU seconds both proxies of a pair used per GiB echoed
+# (from /proc/PID/stat), the steadier figure on a shared machine, and
+# mTLS handshakes per second against each server side alone, measured
+# with "openssl s_time -new" and cross-checked against the handshakes
+# the server logged.
+#
+# flowgate has no cipher option: it negotiates OpenSSL's default order
+# with the server's preference.  The script asks the flowgate pair which
+# suite it negotiated and pins stunnel to that.  --suite NAME pins both
+# instead (flowgate through an OPENSSL_CONF system_default section).
+#
+# usage: tests/bench/tls.sh [--duration S] [--rounds N] [--quick]
+#            [--suite TLS13_SUITE]
+#
+# Environment: FLOWGATE (the daemon; default src/flowgate next to the
+# tree), FG_BENCH (the generator; built from fg-bench.c into a temporary
+# directory when missing), STUNNEL (default stunnel4, else stunnel),
+# OPENSSL (default openssl), CC (compiler for the fallback build).
+#
+# Exit status: 0 when every run that was not skipped finished without
+# errors, 1 otherwise, 2 on a usage error.
+
+set -u
+
+DURATION=
+HSTIME=
+ROUNDS=1
+QUICK=0
+SUITE_REQ=
+CMDLINE="$0${*:+ $*}"
+
+usage() {
+	echo "usage: $0 [--duration S] [--rounds N] [--quick]" \
+	    "[--suite TLS13_SUITE]" >&2
+	exit 2
+}
+
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--duration)	[ $# -ge 2 ] || usage; DURATION=$2; shift 2 ;;
+	--duration=*)	DURATION=${1#*=}; shift ;;
+	--rounds)	[ $# -ge 2 ] || usage; ROUNDS=$2; shift 2 ;;
+	--rounds=*)	ROUNDS=${1#*=}; shift ;;
+	--suite)	[ $# -ge 2 ] || usage; SUITE_REQ=$2; shift 2 ;;
+	--suite=*)	SUITE_REQ=${1#*=}; shift ;;
+	--quick)	QUICK=1; shift ;;
+	-h|--help)	usage ;;
+	*)		usage ;;
+	esac
+done
+# --quick only changes the defaults; an explicit --duration wins.
+if [ -z "$DURATION" ]; then
+	if [ "$QUICK" = 1 ]; then DURATION=2; else DURATION=6; fi
+fi
+# s_time runs whole seconds; 5 s as asked, 2 s when quick.
+if [ "$QUICK" = 1 ]; then HSTIME=2; else HSTIME=5; fi
+case "$DURATION" in ''|*[!0-9]*) usage ;; esac
+case "$ROUNDS" in ''|*[!0-9]*) usage ;; esac
+case "$SUITE_REQ" in *[!A-Za-z0-9_]*) usage ;; esac
+if [ "$DURATION" -lt 1 ] || [ "$DURATION" -gt 600 ] ||
+    [ "$ROUNDS" -lt 1 ] || [ "$ROUNDS" -gt 10 ]; then
+	usage
+fi
+
+SCRIPT_DIR=$(cd "$(dirname "$0")" && pwd)
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/fg-tls.XXXXXX") || exit 1
+PGIDS=""
+FAILED=0
+
+# Each child runs in its own session (setsid), so one kill of its
+# process group takes everything it started with it.
+stop_group() {
+	local pid=$1 _
+
+	kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null
+	for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+		kill -0 -- "-$pid" 2>/dev/null || kill -0 "$pid" 2>/dev/null ||
+		    break
+		sleep 0.1
+	done
+	kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	PGIDS=$(echo " $PGIDS " | sed "s/ $pid / /g")
+}
+
+# shellcheck disable=SC2317  # invoked by the trap
+cleanup() {
+	local pid
+
+	trap - EXIT INT TERM
+	for pid in $PGIDS; do
+		stop_group "$pid"
+	done
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# start_bg NAME CMD...: runs CMD in the background, logging to $TMP/NAME.log;
+# the pid (also its process group) is left in BG_PID.  setsid execs in
+# place here (a background child of a non-interactive shell is not a
+# group leader), so BG_PID is the proxy itself, whose /proc/PID/stat we
+# read.
+start_bg() {
+	local name=$1
+
+	shift
+	if command -v setsid >/dev/null 2>&1; then
+		setsid "$@" >"$TMP/$name.log" 2>&1 </dev/null &
+	else
+		"$@" >"$TMP/$name.log" 2>&1 </dev/null &
+	fi
+	BG_PID=$!
+	PGIDS="$PGIDS $BG_PID"
+}
+
+# wait_file FILE: up to 5 s for a port file to appear.
+wait_file() {
+	local _
+
+	for _ in $(seq 1 50); do
+		[ -s "$1" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# The tools. ------------------------------------------------------------
+
+if [ -z "${FG_BENCH:-}" ]; then
+	for f in "$SCRIPT_DIR/fg-bench" "$PWD/tests/bench/fg-bench"; do
+		if [ -x "$f" ]; then
+			FG_BENCH=$f
+			break
+		fi
+	done
+fi
+if [ -z "${FG_BENCH:-}" ] || [ ! -x "$FG_BENCH" ]; then
+	echo "fg-bench not found; building it from $SCRIPT_DIR/fg-bench.c" >&2
+	if ! ${CC:-cc} -O2 -std=c11 -D_GNU_SOURCE -pthread \
+	    -o "$TMP/fg-bench" "$SCRIPT_DIR/fg-bench.c" -lm; then
+		echo "cannot build fg-bench; set FG_BENCH" >&2
+		exit 1
+	fi
+	FG_BENCH=$TMP/fg-bench
+fi
+
+if [ -z "${FLOWGATE:-}" ]; then
+	FLOWGATE=$SCRIPT_DIR/../../src/flowgate
+	[ -x "$FLOWGATE" ] || [ ! -x "$PWD/src/flowgate" ] ||
+	    FLOWGATE=$PWD/src/flowgate
+fi
+if [ ! -x "$FLOWGATE" ] || [ -d "$FLOWGATE" ]; then
+	# The certificates come from it too, so nothing runs without it.
+	echo "flowgate not found at $FLOWGATE; set FLOWGATE" >&2
+	exit 1
+fi
+if [ -z "${STUNNEL:-}" ]; then
+	STUNNEL=$(command -v stunnel4 || command -v stunnel || true)
+fi
+HAVE_ST=0
+[ -n "$STUNNEL" ] && [ -x "$STUNNEL" ] && HAVE_ST=1
+OPENSSL=${OPENSSL:-openssl}
+HAVE_OSSL=0
+command -v "$OPENSSL" >/dev/null 2>&1 && HAVE_OSSL=1
+CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
+
+# Certificates, echo server, ports. -------------------------------------
+
+CERTS=$TMP/certs
+if ! "$FLOWGATE" certs -d "$CERTS" >"$TMP/certs.log" 2>&1; then
+	echo "flowgate certs failed:" >&2
+	cat "$TMP/certs.log" >&2
+	exit 1
+fi
+
+start_bg echo-tcp "$FG_BENCH" echo-tcp -l 127.0.0.1:0 -p "$TMP/echo-tcp.port"
+if ! wait_file "$TMP/echo-tcp.port"; then
+	echo "echo server did not start:" >&2
+	cat "$TMP/echo-tcp.log" >&2
+	exit 1
+fi
+ECHO_TCP=$(cat "$TMP/echo-tcp.port")
+
+PORTS=$("$FG_BENCH" freeport -n 4) || exit 1
+FG_C=$(echo "$PORTS" | sed -n 1p)
+FG_S=$(echo "$PORTS" | sed -n 2p)
+ST_C=$(echo "$PORTS" | sed -n 3p)
+ST_S=$(echo "$PORTS" | sed -n 4p)
+
+# Configurations. -------------------------------------------------------
+
+# fg_conf ROLE LEVEL: writes $TMP/fg-ROLE-LEVEL.yml.
+fg_conf() {
+	local role=$1 level=$2 f=$TMP/fg-$1-$2.yml
+
+	if [ "$role" = client ]; then
+		cat >"$f" <<EOF
+workers: 1
+log: {level: $level}
+services:
+  - name: bench-tls-client
+    listen: tcp://127.0.0.1:$FG_C
+    forward: tls-stream://127.0.0.1:$FG_S
+    destination: 127.0.0.1:$ECHO_TCP
+    tls: {cert: $CERTS/client.crt, key: $CERTS/client.key, ca: $CERTS/ca.crt}
+EOF
+	else
+		cat >"$f" <<EOF
+workers: 1
+log: {level: $level}
+services:
+  - name: bench-tls-server
+    listen: tls-stream://127.0.0.1:$FG_S
+    allow: [127.0.0.1/32]
+    tls: {cert: $CERTS/server.crt, key: $CERTS/server.key, ca: $CERTS/ca.crt}
+EOF
+	fi
+}
+for l in debug info warn; do
+	fg_conf client $l
+	fg_conf server $l
+done
+
+# With --suite, flowgate is pinned through OpenSSL's own configuration,
+# which SSL_CTX_new applies to every context (it has no option of its
+# own).  Without it flowgate runs as shipped.
+FG_ENV=()
+if [ -n "$SUITE_REQ" ]; then
+	cat >"$TMP/openssl-fg.cnf" <<EOF
+openssl_conf = fg_init
+[fg_init]
+ssl_conf = fg_ssl
+[fg_ssl]
+system_default = fg_sys
+[fg_sys]
+MinProtocol = TLSv1.3
+Ciphersuites = $SUITE_REQ
+EOF
+	FG_ENV=(env "OPENSSL_CONF=$TMP/openssl-fg.cnf")
+fi
+
+# st_conf ROLE LEVEL SUITE: writes $TMP/st-ROLE-LEVEL.conf (stunnel
+# "debug" levels are syslog's: 4 warning, 5 notice, 6 info).
+st_conf() {
+	local role=$1 level=$2 suite=$3 f=$TMP/st-$1-$2.conf
+
+	cat >"$f" <<EOF
+foreground = yes
+pid =
+syslog = no
+debug = $level
+EOF
+	if [ "$role" = client ]; then
+		cat >>"$f" <<EOF
+[bench-tls-client]
+client = yes
+accept = 127.0.0.1:$ST_C
+connect = 127.0.0.1:$ST_S
+cert = $CERTS/client.crt
+key = $CERTS/client.key
+CAfile = $CERTS/ca.crt
+verifyChain = yes
+checkHost = godoxy.agent
+sni = godoxy.agent
+EOF
+	else
+		cat >>"$f" <<EOF
+[bench-tls-server]
+accept = 127.0.0.1:$ST_S
+connect = 127.0.0.1:$ECHO_TCP
+cert = $CERTS/server.crt
+key = $CERTS/server.key
+CAfile = $CERTS/ca.crt
+verifyChain = yes
+EOF
+	fi
+	cat >>"$f" <<EOF
+sslVersionMin = TLSv1.3
+sslVersionMax = TLSv1.3
+ciphersuites = $suite
+EOF
+}
+
+# Proxies. --------------------------------------------------------------
+
+CLI_PID=""
+SRV_PID=""
+
+pair_stop() {
+	[ -n "$CLI_PID" ] && stop_group "$CLI_PID"
+	[ -n "$SRV_PID" ] && stop_group "$SRV_PID"
+	CLI_PID=""
+	SRV_PID=""
+}
+
+# st_level LEVEL: flowgate's log level as a stunnel "debug" level.
+st_level() {
+	case "$1" in
+	debug)	echo 6 ;;
+	info)	echo 5 ;;
+	*)	echo 4 ;;
+	esac
+}
+
+# server_start COLUMN LEVEL: starts that column's server side only, with
+# LEVEL one of flowgate's log levels warn, info or debug.
+server_start() {
+	if [ "$1" = flowgate ]; then
+		start_bg flowgate-server "${FG_ENV[@]}" "$FLOWGATE" run \
+		    -c "$TMP/fg-server-$2.yml"
+	else
+		start_bg stunnel-server "$STUNNEL" \
+		    "$TMP/st-server-$(st_level "$2").conf"
+	fi
+	SRV_PID=$BG_PID
+}
+
+# pair_start COLUMN LEVEL: starts a client and server pair (none for
+# direct) and probes the whole path through it; sets TARGET, or returns 1
+# with a reason in WHY.
+pair_start() {
+	local col=$1 level=$2 _
+
+	WHY=""
+	case "$col" in
+	direct)
+		TARGET=127.0.0.1:$ECHO_TCP
+		return 0
+		;;
+	stunnel)
+		if [ "$HAVE_ST" = 0 ]; then
+			WHY=skipped
+			return 1
+		fi
+		TARGET=127.0.0.1:$ST_C
+		server_start stunnel "$level"
+		start_bg stunnel-client "$STUNNEL" \
+		    "$TMP/st-client-$(st_level "$level").conf"
+		CLI_PID=$BG_PID
+		;;
+	flowgate)
+		TARGET=127.0.0.1:$FG_C
+		server_start flowgate "$level"
+		start_bg flowgate-client "${FG_ENV[@]}" "$FLOWGATE" run \
+		    -c "$TMP/fg-client-$level.yml"
+		CLI_PID=$BG_PID
+		;;
+	esac
+	# Up to 5 s for an echo through the pair, giving up if one exits.
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		if "$FG_BENCH" probe tcp -t "$TARGET" -o 500 \
+		    >>"$TMP/probe.log" 2>&1; then
+			return 0
+		fi
+		if ! kill -0 "$CLI_PID" 2>/dev/null ||
+		    ! kill -0 "$SRV_PID" 2>/dev/null; then
+			break
+		fi
+	done
+	WHY=failed
+	echo "$col: no tcp echo through $TARGET in 5 s; logs:" >&2
+	tail -n 20 "$TMP/$col-client.log" "$TMP/$col-server.log" |
+	    sed 's/^/  /' >&2
+	pair_stop
+	return 1
+}
+
+# hs_server_start COLUMN: starts a server side alone and waits until a
+# full mTLS handshake with the client certificate succeeds on it.
+hs_server_start() {
+	local col=$1 port _
+
+	WHY=""
+	if [ "$col" = stunnel ] && [ "$HAVE_ST" = 0 ]; then
+		WHY=skipped
+		return 1
+	fi
+	if [ "$HAVE_OSSL" = 0 ]; then
+		WHY="no openssl"
+		return 1
+	fi
+	if [ "$col" = flowgate ]; then port=$FG_S; else port=$ST_S; fi
+	HS_PORT=$port
+	# Logged at a level that shows each server-side handshake.
+	server_start "$col" info
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		if timeout 5 "$OPENSSL" s_client -connect "127.0.0.1:$port" \
+		    -cert "$CERTS/client.crt" -key "$CERTS/client.key" \
+		    -CAfile "$CERTS/ca.crt" -verify_return_error -brief \
+		    </dev/null >>"$TMP/probe.log" 2>&1; then
+			return 0
+		fi
+		kill -0 "$SRV_PID" 2>/dev/null || break
+		sleep 0.5
+	done
+	WHY=failed
+	echo "$col: no mTLS handshake on 127.0.0.1:$port in 5 s; log:" >&2
+	tail -n 20 "$TMP/$col-server.log" | sed 's/^/  /' >&2
+	pair_stop
+	return 1
+}
+
+# cpu_ticks PID: utime + stime of the whole process (all threads).
+cpu_ticks() {
+	local s
+
+	s=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
+	s=${s##*) }
+	# shellcheck disable=SC2086
+	set -- $s
+	echo $((${12} + ${13}))
+}
+
+# Which suite does each pair negotiate? ---------------------------------
+
+# Start the flowgate pair with debug logs, push one echo through it and
+# read "tls established version=... cipher=..." from the server.
+SUITE=""
+VERSION=""
+if pair_start flowgate debug; then
+	sleep 0.2
+	l=$(grep -h "tls established" "$TMP/flowgate-server.log" | head -n 1)
+	VERSION=$(echo "$l" | sed -n 's/.*version=\([^ ]*\).*/\1/p')
+	SUITE=$(echo "$l" | sed -n 's/.*cipher=\([^ ]*\).*/\1/p')
+	cp "$TMP/flowgate-server.log" "$TMP/detect-flowgate-server.log"
+fi
+pair_stop
+if [ -z "$SUITE" ]; then
+	echo "cannot tell which suite flowgate negotiates; server log:" >&2
+	sed 's/^/  /' "$TMP/detect-flowgate-server.log" >&2 2>/dev/null
+	exit 1
+fi
+if [ "$VERSION" != TLSv1.3 ]; then
+	echo "flowgate negotiated $VERSION $SUITE, not TLS 1.3" >&2
+	exit 1
+fi
+if [ -n "$SUITE_REQ" ] && [ "$SUITE" != "$SUITE_REQ" ]; then
+	echo "flowgate negotiated $SUITE although $SUITE_REQ was pinned" >&2
+	exit 1
+fi
+st_conf client 4 "$SUITE"
+st_conf server 4 "$SUITE"
+st_conf client 5 "$SUITE"
+st_conf server 5 "$SUITE"
+st_conf client 6 "$SUITE"
+st_conf server 6 "$SUITE"
+
+# The same for stunnel (info level logs the suite and the key share).
+ST_SUITE=""
+if [ "$HAVE_ST" = 1 ]; then
+	if pair_start stunnel debug; then
+		sleep 0.2
+		ST_SUITE=$(sed -n \
+		    's/.*\(TLSv1\.[23]\) ciphersuite: \([^ ]*\).*/\1 \2/p' \
+		    "$TMP/stunnel-server.log" | head -n 1)
+	fi
+	pair_stop
+	if [ "$ST_SUITE" != "TLSv1.3 $SUITE" ]; then
+		echo "stunnel negotiated '${ST_SUITE:-nothing}'," \
+		    "not TLSv1.3 $SUITE" >&2
+		exit 1
+	fi
+fi
+
+# What a plain OpenSSL client sees from each server side: protocol,
+# suite, key exchange group and signature (the handshake parameters).
+server_params() {
+	local col=$1
+
+	hs_server_start "$col" || { echo "$WHY"; return; }
+	timeout 5 "$OPENSSL" s_client -connect "127.0.0.1:$HS_PORT" \
+	    -cert "$CERTS/client.crt" -key "$CERTS/client.key" \
+	    -CAfile "$CERTS/ca.crt" -brief </dev/null 2>&1 |
+	    sed -n 's/^\(Protocol version\|Ciphersuite\|Signature type\|Hash used\|Server Temp Key\|Verification\): */\1 /p' |
+	    paste -sd ';' - | sed 's/;/; /g'
+	pair_stop
+}
+
+# Scenarios. ------------------------------------------------------------
+
+SCEN_NAMES=("tcp 1 conn" "tcp 8 conns" "mTLS handshakes")
+SCEN_ARGS=("-c 1" "-c 8" "")
+COLS=(direct stunnel flowgate)
+
+# Results, keyed "scenario,column": best value, best CPU s/GiB, lines.
+declare -A VAL CPU LINE CPULINE NOTE
+
+field() {
+	echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"
+}
+
+better() {
+	awk -v a="$1" -v b="$2" -v dir="$3" \
+	    'BEGIN { exit !(dir == "max" ? a > b : a < b) }'
+}
+
+# measure_tcp SCENARIO COLUMN: one throughput run.
+measure_tcp() {
+	local s=$1 col=$2 out rc v key=$1,$2 errs c0 c1 s0 s1 rd cpu cl
+
+	if ! pair_start "$col" warn; then
+		[ -z "${VAL[$key]:-}" ] && NOTE[$key]=$WHY
+		[ "$WHY" = failed ] && FAILED=1
+		return
+	fi
+	if [ "$col" != direct ]; then
+		c0=$(cpu_ticks "$CLI_PID")
+		s0=$(cpu_ticks "$SRV_PID")
+	fi
+	# shellcheck disable=SC2086
+	out=$(timeout $((DURATION + 15)) "$FG_BENCH" tcp -t "$TARGET" \
+	    -d "$DURATION" ${SCEN_ARGS[$s]} 2>>"$TMP/gen.log")
+	rc=$?
+	if [ "$col" != direct ]; then
+		c1=$(cpu_ticks "$CLI_PID")
+		s1=$(cpu_ticks "$SRV_PID")
+		if ! kill -0 "$CLI_PID" 2>/dev/null ||
+		    ! kill -0 "$SRV_PID" 2>/dev/null; then
+			echo "  $col: a proxy exited during the run" >&2
+			rc=1
+		fi
+	fi
+	pair_stop
+	out=$(echo "$out" | grep "^tcp " | tail -n 1)
+	echo "  ${SCEN_NAMES[$s]} / $col: ${out:-no result (exit $rc)}"
+	if [ -z "$out" ]; then
+		NOTE[$key]=failed
+		FAILED=1
+		return
+	fi
+	errs=$(field "$out" errors)
+	v=$(field "$out" mbit_s)
+	if [ "$rc" != 0 ] || [ "${errs:-1}" != 0 ]; then
+		FAILED=1
+		NOTE[$key]=errors
+	fi
+	if [ -z "${VAL[$key]:-}" ] || better "$v" "${VAL[$key]}" max; then
+		VAL[$key]=$v
+		LINE[$key]=$out
+	fi
+	[ "$col" = direct ] && return
+	# CPU seconds of both proxies per GiB echoed; every echoed byte
+	# crossed each proxy twice, once each way.
+	rd=$(field "$out" read)
+	cpu=$(awk -v c=$((c1 - c0)) -v s=$((s1 - s0)) -v t="$CLK_TCK" \
+	    -v b="$rd" 'BEGIN { if (b > 0) printf "%.2f",
+	    (c + s) / t / (b / 1073741824); }')
+	cl=$(awk -v c=$((c1 - c0)) -v s=$((s1 - s0)) -v t="$CLK_TCK" \
+	    -v b="$rd" 'BEGIN { printf "client %.2f s, server %.2f s for" \
+	    " %.2f GiB", c / t, s / t, b / 1073741824 }')
+	echo "    cpu: $cl -> $cpu s/GiB"
+	if [ -n "$cpu" ] && { [ -z "${CPU[$key]:-}" ] ||
+	    better "$cpu" "${CPU[$key]}" min; }; then
+		CPU[$key]=$cpu
+		CPULINE[$key]=$cl
+	fi
+}
+
+# measure_hs SCENARIO COLUMN: s_time -new against a server side alone;
+# handshakes per wall-clock second, checked against the server's log.
+measure_hs() {
+	local s=$1 col=$2 key=$1,$2 out t0 t1 n srv v c0 c1 cpu
+
+	if [ "$col" = direct ]; then
+		NOTE[$key]=-
+		return
+	fi
+	if ! hs_server_start "$col"; then
+		[ -z "${VAL[$key]:-}" ] && NOTE[$key]=$WHY
+		[ "$WHY" = failed ] && FAILED=1
+		return
+	fi
+	: >"$TMP/$col-server.mark"
+	cp "$TMP/$col-server.log" "$TMP/$col-server.before"
+	c0=$(cpu_ticks "$SRV_PID")
+	t0=$(date +%s.%N)
+	out=$(timeout $((HSTIME + 20)) "$OPENSSL" s_time \
+	    -connect "127.0.0.1:$HS_PORT" -new -cert "$CERTS/client.crt" \
+	    -key "$CERTS/client.key" -CAfile "$CERTS/ca.crt" \
+	    -ciphersuites "$SUITE" -time "$HSTIME" 2>&1)
+	t1=$(date +%s.%N)
+	sleep 0.3
+	c1=$(cpu_ticks "$SRV_PID")
+	# Handshakes the server finished: flowgate logs each as a close for
+	# want of ALPN (s_time offers none), stunnel as an accepted client
+	# certificate, each only after verifying it.
+	if [ "$col" = flowgate ]; then
+		srv=$(($(grep -c 'reason=alpn' "$TMP/$col-server.log") -
+		    $(grep -c 'reason=alpn' "$TMP/$col-server.before")))
+	else
+		srv=$(($(grep -c 'Certificate accepted at depth=0' \
+		    "$TMP/$col-server.log") - $(grep -c \
+		    'Certificate accepted at depth=0' \
+		    "$TMP/$col-server.before")))
+	fi
+	pair_stop
+	n=$(echo "$out" | sed -n 's/^\([0-9]*\) connections in [0-9.]*s;.*/\1/p' |
+	    head -n 1)
+	if [ -z "$n" ] || [ "$n" = 0 ]; then
+		echo "  ${SCEN_NAMES[$s]} / $col: s_time failed:" >&2
+		echo "$out" | tail -n 5 | sed 's/^/    /' >&2
+		NOTE[$key]=failed
+		FAILED=1
+		return
+	fi
+	v=$(awk -v n="$n" -v a="$t0" -v b="$t1" \
+	    'BEGIN { printf "%.0f", n / (b - a) }')
+	# Server CPU per handshake: steadier than the rate, which also
+	# depends on how much CPU s_time itself got.
+	cpu=$(awk -v c=$((c1 - c0)) -v t="$CLK_TCK" -v n="$n" \
+	    'BEGIN { printf "%.2f", c / t * 1000 / n }')
+	echo "  ${SCEN_NAMES[$s]} / $col: $n handshakes in" \
+	    "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }') s" \
+	    "= $v/s; server logged $srv; server CPU $cpu ms each"
+	if [ -z "${CPU[$key]:-}" ] || better "$cpu" "${CPU[$key]}" min; then
+		CPU[$key]=$cpu
+	fi
+	if [ "$srv" != "$n" ]; then
+		NOTE[$key]=errors
+		FAILED=1
+	fi
+	if [ -z "${VAL[$key]:-}" ] || better "$v" "${VAL[$key]}" max; then
+		VAL[$key]=$v
+		LINE[$key]="s_time $n handshakes, server logged $srv"
+	fi
+}
+
+START=$(date +%s)
+echo "flowgate TLS tunnel benchmark, $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+echo "command: FLOWGATE=$FLOWGATE FG_BENCH=$FG_BENCH $CMDLINE"
+echo "host: $(uname -srm), $(nproc 2>/dev/null || echo '?') CPUs;" \
+    "$("$OPENSSL" version 2>/dev/null || echo 'openssl missing');" \
+    "stunnel: $([ "$HAVE_ST" = 1 ] && "$STUNNEL" -version 2>&1 |
+    sed -n 's/^stunnel \([^ ]*\) .*/\1/p' | head -n 1 || echo missing)"
+echo "each run: $DURATION s, best of $ROUNDS round(s); tcp 16 KiB writes," \
+    "1 MiB in flight per conn; handshakes: openssl s_time -new" \
+    "-time $HSTIME"
+if [ -n "$SUITE_REQ" ]; then
+	echo "suite: $VERSION $SUITE, pinned on both (flowgate through" \
+	    "OPENSSL_CONF system_default, stunnel through ciphersuites)"
+else
+	echo "suite: flowgate negotiates $VERSION $SUITE (it has no cipher" \
+	    "option; server preference, OpenSSL defaults); stunnel pinned" \
+	    "to it with ciphersuites = $SUITE, sslVersionMin/Max = TLSv1.3"
+fi
+echo "certificates: flowgate certs (ECDSA P-256); mTLS on both servers"
+echo "as seen by openssl s_client:"
+echo "  flowgate server: $(server_params flowgate)"
+[ "$HAVE_ST" = 1 ] && echo "  stunnel server:  $(server_params stunnel)"
+[ "$HAVE_ST" = 1 ] || echo "stunnel: skipped (not installed)"
+echo
+
+for ((r = 1; r <= ROUNDS; r++)); do
+	[ "$ROUNDS" -gt 1 ] && echo "round $r of $ROUNDS"
+	for ((s = 0; s < ${#SCEN_NAMES[@]}; s++)); do
+		for col in "${COLS[@]}"; do
+			if [ -n "${SCEN_ARGS[$s]}" ]; then
+				measure_tcp "$s" "$col"
+			else
+				measure_hs "$s" "$col"
+			fi
+		done
+	done
+done
+
+# The table. ------------------------------------------------------------
+
+# cell ARRAY S COL: the value, or why there is none; "!" marks errors.
+cell() {
+	local -n arr=$1
+	local key=$2,$3
+
+	if [ -n "${arr[$key]:-}" ]; then
+		printf '%s%s' "${arr[$key]}" \
+		    "$([ "${NOTE[$key]:-}" = errors ] && echo '!')"
+	elif [ "$1" = CPU ] && [ "$3" = direct ]; then
+		printf -- '-'
+	else
+		printf '%s' "${NOTE[$key]:-n/a}"
+	fi
+}
+
+ratio() {
+	local -n arr=$1
+	local a=${arr[$2]:-} b=${arr[$3]:-}
+
+	if [ -n "$a" ] && [ -n "$b" ]; then
+		awk -v a="$a" -v b="$b" \
+		    'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'
+	else
+		printf -- '-'
+	fi
+}
+
+row() {
+	printf '| %-28s | %-13s | %9s | %9s | %9s | %16s | %15s |\n' "$@"
+}
+
+echo
+row scenario unit direct stunnel flowgate flowgate/stunnel flowgate/direct
+printf '|%s|%s|%s|%s|%s|%s|%s|\n' ------------------------------ \
+    --------------- ----------: ----------: ----------: \
+    -----------------: ----------------:
+for ((s = 0; s < ${#SCEN_NAMES[@]}; s++)); do
+	if [ -n "${SCEN_ARGS[$s]}" ]; then
+		row "${SCEN_NAMES[$s]}" Mbit/s "$(cell VAL "$s" direct)" \
+		    "$(cell VAL "$s" stunnel)" "$(cell VAL "$s" flowgate)" \
+		    "$(ratio VAL "$s,flowgate" "$s,stunnel")" \
+		    "$(ratio VAL "$s,flowgate" "$s,direct")"
+		row "${SCEN_NAMES[$s]}, CPU of pair" "CPU s/GiB" - \
+		    "$(cell CPU "$s" stunnel)" "$(cell CPU "$s" flowgate)" \
+		    "$(ratio CPU "$s,flowgate" "$s,stunnel")" -
+	else
+		row "${SCEN_NAMES[$s]} (server)" "handshakes/s" - \
+		    "$(cell VAL "$s" stunnel)" "$(cell VAL "$s" flowgate)" \
+		    "$(ratio VAL "$s,flowgate" "$s,stunnel")" -
+		row "${SCEN_NAMES[$s]}, server CPU" "CPU ms/hs" - \
+		    "$(cell CPU "$s" stunnel)" "$(cell CPU "$s" flowgate)" \
+		    "$(ratio CPU "$s,flowgate" "$s,stunnel")" -
+	fi
+done
+echo
+echo "Mbit/s: payload echoed back to the generator (one direction);"
+echo "CPU s/GiB: client plus server proxy CPU (user+system, all threads)"
+echo "per GiB echoed; CPU ms/hs: the server side's CPU per handshake."
+echo "For both CPU rows lower is better, so flowgate/stunnel < 1 favours"
+echo "flowgate.  Each figure is the best of the rounds on its own."
+echo "handshakes/s: one s_time client, one handshake at a time (-new, no"
+echo "resumption), wall clock; stunnel also dials the echo server after"
+echo "each handshake, flowgate closes it for want of ALPN (s_time offers"
+echo "none)."
+
+echo
+echo "generator lines (best round):"
+for ((s = 0; s < ${#SCEN_NAMES[@]}; s++)); do
+	for col in "${COLS[@]}"; do
+		[ -n "${LINE[$s,$col]:-}" ] &&
+		    echo "  ${SCEN_NAMES[$s]} / $col: ${LINE[$s,$col]}"
+		[ -n "${CPULINE[$s,$col]:-}" ] &&
+		    echo "  ${SCEN_NAMES[$s]} / $col cpu (best):" \
+		    "${CPULINE[$s,$col]}"
+	done
+done
+echo
+echo "flowgate configs (log level warn for throughput, info for handshakes):"
+sed 's/^/  /' "$TMP/fg-client-warn.yml" "$TMP/fg-server-warn.yml"
+[ -n "$SUITE_REQ" ] && sed 's/^/  /' "$TMP/openssl-fg.cnf"
+if [ "$HAVE_ST" = 1 ]; then
+	echo "stunnel configs (debug 4 for throughput, 5 for handshakes):"
+	sed 's/^/  /' "$TMP/st-client-4.conf" "$TMP/st-server-4.conf"
+fi
+echo "total time: $(($(date +%s) - START)) s"
+if [ "$FAILED" != 0 ]; then
+	echo "some runs failed or reported errors (marked ! or failed)"
+	[ -s "$TMP/gen.log" ] && sed 's/^/  /' "$TMP/gen.log"
+	exit 1
+fi
+exit 0
