@@ -132,6 +132,8 @@ enum {
 	TLSK_CLIENT_AUTH,
 	TLSK_VERIFY_NAME,
 	TLSK_MIN_VERSION,
+	TLSK_CIPHERS,
+	TLSK_CIPHERSUITES,
 	TLSK_NKEYS
 };
 static const struct conf_key tls_keys[TLSK_NKEYS] = {
@@ -176,6 +178,20 @@ static const struct conf_key tls_keys[TLSK_NKEYS] = {
 		.words = tls_version_words,
 		.choices = "1.2 or 1.3",
 		.help = "Oldest TLS version accepted; default 1.2."
+	},
+	[TLSK_CIPHERS] = {
+		.name = "ciphers",
+		.type = CONF_STRING,
+		.off = offsetof(struct tls_conf, ciphers),
+		.help = "TLS 1.2 cipher list in OpenSSL's syntax; default "
+		    "OpenSSL's.  Not for dtls, which uses GoDoxy's one suite."
+	},
+	[TLSK_CIPHERSUITES] = {
+		.name = "ciphersuites",
+		.type = CONF_STRING,
+		.off = offsetof(struct tls_conf, ciphersuites),
+		.help = "TLS 1.3 suites in OpenSSL's syntax, in order of "
+		    "preference; default OpenSSL's."
 	}
 };
 
@@ -942,7 +958,7 @@ conf_mapping(struct conf_parse *p, yaml_node_t *map, const char *path,
     const struct conf_key *keys, size_t nkeys, void *base,
     struct conf_seen *seen)
 {
-	struct conf_seen	 local[8], *sn;
+	struct conf_seen	 local[16], *sn;
 	yaml_node_pair_t	*pair;
 	yaml_node_t		*key, *value;
 	const char		*name;
@@ -1237,6 +1253,10 @@ conf_tls_merge(struct tls_conf *t, const struct tls_conf *g,
 	if (t->min_version == 0)
 		t->min_version = g->min_version != 0 ? g->min_version :
 		    TLS_V12;
+	if (t->ciphers == NULL && g->ciphers != NULL)
+		t->ciphers = xstrdup(g->ciphers);
+	if (t->ciphersuites == NULL && g->ciphersuites != NULL)
+		t->ciphersuites = xstrdup(g->ciphersuites);
 }
 
 /*
@@ -1343,6 +1363,8 @@ tls_conf_clear(struct tls_conf *t)
 	free(t->key);
 	free(t->ca);
 	free(t->verify_name);
+	free(t->ciphers);
+	free(t->ciphersuites);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -1633,6 +1655,8 @@ service_conf_equal(const struct service_conf *a, const struct service_conf *b)
 	    !conf_str_equal(a->tls.key, b->tls.key) ||
 	    !conf_str_equal(a->tls.ca, b->tls.ca) ||
 	    !conf_str_equal(a->tls.verify_name, b->tls.verify_name) ||
+	    !conf_str_equal(a->tls.ciphers, b->tls.ciphers) ||
+	    !conf_str_equal(a->tls.ciphersuites, b->tls.ciphersuites) ||
 	    a->tls.client_auth != b->tls.client_auth ||
 	    a->tls.min_version != b->tls.min_version)
 		return (0);

@@ -170,6 +170,8 @@ struct tls_conf {
 #define TLS_AUTH_NONE		3
 	char		*verify_name;	/* clients: expected server name, SNI */
 	int		 min_version;	/* TLS_V12 or TLS_V13; 0 = unset */
+	char		*ciphers;	/* TLS 1.2 cipher list (OpenSSL form) */
+	char		*ciphersuites;	/* TLS 1.3 suites (OpenSSL form) */
 #define TLS_V12		1
 #define TLS_V13		2
 };

@@ -252,6 +252,18 @@ tls_ctx_new(const struct service_conf *sc, int server, int dtls,
 	} else {
 		SSL_CTX_set_min_proto_version(ctx, t->min_version == TLS_V13 ?
 		    TLS1_3_VERSION : TLS1_2_VERSION);
+		if (t->ciphers != NULL &&
+		    SSL_CTX_set_cipher_list(ctx, t->ciphers) != 1) {
+			*errstr = tls_err("tls.ciphers: no usable cipher in",
+			    t->ciphers);
+			goto fail;
+		}
+		if (t->ciphersuites != NULL &&
+		    SSL_CTX_set_ciphersuites(ctx, t->ciphersuites) != 1) {
+			*errstr = tls_err("tls.ciphersuites: no usable suite in",
+			    t->ciphersuites);
+			goto fail;
+		}
 	}
 	/*
 	 * A peer that drops TCP without close_notify has ended all the same
