@@ -106,11 +106,13 @@ worker_stop(struct worker *w)
 {
 	struct service	*svc;
 	struct timeval	 tv;
-	uint64_t	 ms = w->config->drain_timeout;
+	uint64_t	 ms;
 
 	w->draining = 1;
 	while ((svc = TAILQ_FIRST(&w->services)) != NULL)
 		service_stop(svc);
+	/* Stopped before any config arrived: start-up failed. */
+	ms = w->config != NULL ? w->config->drain_timeout : 0;
 	if (w->nflows == 0) {
 		event_base_loopexit(w->base, NULL);
 		return;

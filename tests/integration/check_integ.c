@@ -985,6 +985,46 @@ has_line_with(const char *text, const char *a, const char *b)
 	return (found);
 }
 
+/*
+ * A listen address that another program holds: run exits 1 with a line
+ * naming the address, and crashes nothing on the way out.
+ */
+START_TEST(test_integ_bind_conflict_exits_1)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len;
+	const char		*argv[5];
+	char			*out, *err, sbuf[64], want[128];
+	int			 held, st;
+
+	held = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ck_assert(held != -1);
+	integ_addr(AF_INET, 0, &ss, &len);
+	ck_assert(bind(held, (struct sockaddr *)&ss, len) == 0);
+	integ_conf_write(CONF_HEAD("1s")
+	    "  - name: busy\n"
+	    "    listen: udp://127.0.0.1:%u\n"
+	    "    forward: echo://\n", (unsigned)integ_local_port(held));
+	argv[0] = integ_flowgate();
+	argv[1] = "run";
+	argv[2] = "-c";
+	argv[3] = integ.conf;
+	argv[4] = NULL;
+	st = integ_run(argv, 5000, &out, &err);
+	ck_assert_msg(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 1,
+	    "run on a taken port: %s", integ_status_str(st, sbuf,
+	    sizeof(sbuf)));
+	snprintf(want, sizeof(want), "cannot listen on 127.0.0.1:%u",
+	    (unsigned)integ_local_port(held));
+	ck_assert_msg(strstr(err, want) != NULL, "stderr: %s", err);
+	ck_assert_msg(strstr(err, "Address already in use") != NULL,
+	    "stderr: %s", err);
+	free(out);
+	free(err);
+	close(held);
+}
+END_TEST
+
 START_TEST(test_integ_check_cmd)
 {
 	struct sockaddr_storage	 ss;
@@ -1224,6 +1264,8 @@ integ_suite(void)
 	    test_integ_sigterm_exits_0);
 	tcase_add_test(integ_tcase(s, "sigterm_drains_live_flows", 30),
 	    test_integ_sigterm_drains_live_flows);
+	tcase_add_test(integ_tcase(s, "bind_conflict_exits_1", 20),
+	    test_integ_bind_conflict_exits_1);
 	tcase_add_test(integ_tcase(s, "check_cmd", 20),
 	    test_integ_check_cmd);
 	tcase_add_test(integ_tcase(s, "ipv6_loopback", 20),

@@ -29,6 +29,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/ssl.h>
+
 #include "certs.h"
 #include "flowgate.h"
 
@@ -362,6 +364,8 @@ START_TEST(test_config_defaults)
 	ck_assert_uint_eq(sc->connect_timeout, 10000);
 	ck_assert_uint_eq(sc->max_flows, 100000);
 	ck_assert_uint_eq(sc->buffer, 256 * 1024);
+	ck_assert_uint_eq(sc->max_datagram, 8155);	/* what pion reads */
+	ck_assert_uint_eq(sc->max_per_source, 0);	/* no cap */
 	ck_assert_int_eq(sc->stats->refs, 1);
 	ck_assert_uint_eq(sc->stats->nflows, 0);
 	config_unref(cfg);
@@ -467,6 +471,8 @@ START_TEST(test_config_bounds)
 	    "    connect_timeout: 100ms\n"
 	    "    max_flows: 1\n"
 	    "    buffer: 4KiB\n"
+	    "    max_datagram: 1\n"
+	    "    max_per_source: 10000000\n"
 	    "  - name: abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 	    "012345678_.-\n"
 	    "    listen: tcp://0.0.0.0:0\n"
@@ -475,6 +481,8 @@ START_TEST(test_config_bounds)
 	    "    connect_timeout: 5m\n"
 	    "    max_flows: 10000000\n"
 	    "    buffer: 64MiB\n"
+	    "    max_datagram: 16KiB\n"
+	    "    max_per_source: 0\n"
 	    "  - name: \"quoted\"\n"
 	    "    listen: 'tcp://127.0.0.1:5'\n"
 	    "    forward: echo://\n"
@@ -489,6 +497,8 @@ START_TEST(test_config_bounds)
 	ck_assert_uint_eq(sc->connect_timeout, 100);
 	ck_assert_uint_eq(sc->max_flows, 1);
 	ck_assert_uint_eq(sc->buffer, 4096);
+	ck_assert_uint_eq(sc->max_datagram, 1);
+	ck_assert_uint_eq(sc->max_per_source, 10000000);
 
 	sc = TAILQ_NEXT(sc, entry);
 	ck_assert_uint_eq(strlen(sc->name), 64);
@@ -498,6 +508,8 @@ START_TEST(test_config_bounds)
 	ck_assert_uint_eq(sc->connect_timeout, 300000);
 	ck_assert_uint_eq(sc->max_flows, 10000000);
 	ck_assert_uint_eq(sc->buffer, 64 * 1024 * 1024);
+	ck_assert_uint_eq(sc->max_datagram, 16384);
+	ck_assert_uint_eq(sc->max_per_source, 0);
 
 	sc = config_find_service(cfg, "quoted");
 	ck_assert_ptr_nonnull(sc);
@@ -831,9 +843,133 @@ START_TEST(test_config_tunnel_keys)
 END_TEST
 
 /*
- * A service whose listen transport needs no forward may omit it.  Today
- * every listener needs one, so this guards the transports to come.
+ * dtls in both roles: a GoDoxy agent's UDP side on the same port number as
+ * its tls-stream side, one without client certificates or allow list, and
+ * a client into it.  Each gets a DTLS context of its role; max_datagram
+ * and max_per_source keep their defaults unless given.
  */
+START_TEST(test_config_dtls_good)
+{
+	struct config		*cfg;
+	struct service_conf	*sc;
+	struct sockaddr_storage	 ss;
+	socklen_t		 len;
+	char			 dir[64], want[PATH_MAX];
+	char			*yaml;
+
+	certdir_new(dir, sizeof(dir));
+	yaml = subst_dir(
+	    "tls:\n"
+	    "  ca: \"@D@/ca.crt\"\n"
+	    "  min_version: 1.3\n"
+	    "services:\n"
+	    "  - name: agent\n"
+	    "    listen: tls-stream://0.0.0.0:8890\n"
+	    "    allow: [127.0.0.1:53]\n"
+	    "    tls: {cert: \"@D@/server.crt\", key: \"@D@/server.key\"}\n"
+	    "  - name: agent-udp\n"
+	    "    listen: dtls://0.0.0.0:8890\n"
+	    "    allow: [127.0.0.1:53, 10.0.0.0/8]\n"
+	    "    idle_timeout: 30s\n"
+	    "    handshake_timeout: 2s\n"
+	    "    header_timeout: 3s\n"
+	    "    max_per_source: 64\n"
+	    "    tls: {cert: \"@D@/server.crt\", key: \"@D@/server.key\"}\n"
+	    "  - name: open\n"
+	    "    listen: dtls://[::1]:0\n"
+	    "    tls:\n"
+	    "      cert: \"@D@/server.crt\"\n"
+	    "      key: \"@D@/server.key\"\n"
+	    "      client_auth: none\n"
+	    "  - name: to-agent-udp\n"
+	    "    listen: udp://127.0.0.1:5354\n"
+	    "    forward: DTLS://agent.example:8890\n"
+	    "    destination: 127.0.0.1:53\n"
+	    "    max_datagram: 16KiB\n"
+	    "    tls: {cert: \"@D@/client.crt\", key: \"@D@/client.key\"}\n"
+	    "  - name: anon\n"
+	    "    listen: udp://127.0.0.1:5355\n"
+	    "    forward: dtls://127.0.0.1:8890\n"
+	    "    destination: '[::1]:53'\n", dir);
+	cfg = load_good(yaml);
+	free(yaml);
+
+	sc = config_find_service(cfg, "agent-udp");
+	ck_assert_ptr_eq(sc->listen_ops, transport_find("dtls"));
+	ck_assert_ptr_null(sc->forward_ops);
+	ck_assert_int_eq(sc->has_forward, 0);
+	ck_assert_str_eq(sc->listen.host, "0.0.0.0");
+	ck_assert_uint_eq(sc->listen.port, 8890);
+	ck_assert_uint_eq(sc->idle_timeout, 30000);
+	ck_assert_uint_eq(sc->handshake_timeout, 2000);
+	ck_assert_uint_eq(sc->header_timeout, 3000);
+	ck_assert_uint_eq(sc->max_per_source, 64);
+	ck_assert_uint_eq(sc->max_datagram, 8155);
+	snprintf(want, sizeof(want), "%s/ca.crt", dir);
+	ck_assert_str_eq(sc->tls.ca, want);
+	ck_assert_int_eq(sc->tls.client_auth, TLS_AUTH_REQUIRED);
+	/* Inherited, and ignored: dtls is DTLS 1.2 whatever it says. */
+	ck_assert_int_eq(sc->tls.min_version, TLS_V13);
+	ck_assert_ptr_nonnull(sc->tls_ctx);
+	ck_assert_ptr_eq(SSL_CTX_get_ssl_method(sc->tls_ctx),
+	    DTLS_server_method());
+	ck_assert_int_eq(sc->has_allow, 1);
+	ck_assert_uint_eq(sc->nallow, 2);
+	ck_assert_int_eq(addr_parse_numeric("127.0.0.1", 53, &ss, &len), 0);
+	ck_assert(service_allows(sc, (struct sockaddr *)&ss));
+	ck_assert_int_eq(addr_parse_numeric("127.0.0.1", 54, &ss, &len), 0);
+	ck_assert(!service_allows(sc, (struct sockaddr *)&ss));
+	ck_assert_int_eq(addr_parse_numeric("10.9.8.7", 4242, &ss, &len), 0);
+	ck_assert(service_allows(sc, (struct sockaddr *)&ss));
+
+	/* The TCP side on the same port number is a service of its own. */
+	sc = config_find_service(cfg, "agent");
+	ck_assert_ptr_eq(SSL_CTX_get_ssl_method(sc->tls_ctx),
+	    TLS_server_method());
+	ck_assert(!service_conf_equal(sc,
+	    config_find_service(cfg, "agent-udp")));
+
+	sc = config_find_service(cfg, "open");
+	ck_assert_str_eq(sc->listen.host, "::1");
+	ck_assert_uint_eq(sc->listen.port, 0);
+	ck_assert_int_eq(sc->tls.client_auth, TLS_AUTH_NONE);
+	ck_assert_int_eq(sc->has_allow, 0);
+	ck_assert_uint_eq(sc->max_per_source, 0);
+	ck_assert_uint_eq(sc->handshake_timeout, 10000);
+	ck_assert_uint_eq(sc->header_timeout, 10000);
+	ck_assert_ptr_nonnull(sc->tls_ctx);
+
+	sc = config_find_service(cfg, "to-agent-udp");
+	ck_assert_ptr_eq(sc->listen_ops, transport_find("udp"));
+	ck_assert_ptr_eq(sc->forward_ops, transport_find("dtls"));
+	ck_assert_str_eq(sc->forward.scheme, "dtls");
+	ck_assert_str_eq(sc->forward.host, "agent.example");
+	ck_assert_uint_eq(sc->forward.port, 8890);
+	ck_assert_int_eq(sc->has_destination, 1);
+	ck_assert_str_eq(sc->destination.host, "127.0.0.1");
+	ck_assert_uint_eq(sc->destination.port, 53);
+	ck_assert_uint_eq(sc->max_datagram, 16384);
+	ck_assert_uint_eq(sc->max_per_source, 0);
+	ck_assert_str_eq(sc->tls.verify_name, "godoxy.agent");
+	snprintf(want, sizeof(want), "%s/client.crt", dir);
+	ck_assert_str_eq(sc->tls.cert, want);
+	ck_assert_ptr_nonnull(sc->tls_ctx);
+	ck_assert_ptr_eq(SSL_CTX_get_ssl_method(sc->tls_ctx),
+	    DTLS_client_method());
+
+	/* A client without a certificate of its own: the CA is enough. */
+	sc = config_find_service(cfg, "anon");
+	ck_assert_ptr_null(sc->tls.cert);
+	ck_assert_str_eq(sc->destination.host, "::1");
+	ck_assert_uint_eq(sc->max_datagram, 8155);
+	ck_assert_ptr_nonnull(sc->tls_ctx);
+	ck_assert_ptr_eq(SSL_CTX_get_ssl_method(sc->tls_ctx),
+	    DTLS_client_method());
+	config_unref(cfg);
+	certdir_free(dir);
+}
+END_TEST
+
 /*
  * Syntax, empty and top-level errors: the message names no key.
  */
@@ -1751,6 +1887,183 @@ START_TEST(test_config_tls_file)
 }
 END_TEST
 
+/*
+ * max_datagram and max_per_source: every kind of bad value, on a plain
+ * service (both keys are accepted everywhere) and on the dtls roles.
+ */
+#define Y_UDP	"    listen: udp://127.0.0.1:1\n"			\
+		"    forward: udp://127.0.0.1:2\n"		/* lines 3-4 */
+#define Y_DAGENT "    listen: dtls://127.0.0.1:1\n"		/* line 3 */
+#define Y_DCLIENT "    listen: udp://127.0.0.1:1\n"			\
+		"    forward: dtls://127.0.0.1:2\n"		/* lines 3-4 */
+
+static const struct err_case dgram_key_cases[] = {
+	{ NULL, Y_SVC Y_UDP "    max_datagram: 0\n", 5, 19,
+	    "services[0].max_datagram", "out of range, expected 1 to 16KiB" },
+	{ NULL, Y_SVC Y_UDP "    max_datagram: 16385\n", 5, 19,
+	    "services[0].max_datagram", "out of range, expected 1 to 16KiB" },
+	{ NULL, Y_SVC Y_UDP "    max_datagram: 17KiB\n", 5, 19,
+	    "services[0].max_datagram", "out of range" },
+	{ NULL, Y_SVC Y_UDP "    max_datagram: abc\n", 5, 19,
+	    "services[0].max_datagram", "missing number" },
+	{ NULL, Y_SVC Y_UDP "    max_datagram: 8155QB\n", 5, 19,
+	    "services[0].max_datagram", "unknown unit" },
+	{ NULL, Y_SVC Y_UDP "    max_datagram: -1\n", 5, 19,
+	    "services[0].max_datagram", "negative size" },
+	{ NULL, Y_SVC Y_UDP "    max_datagram: {a: 1}\n", 5, 19,
+	    "services[0].max_datagram", "expected a scalar, found a mapping" },
+	{ NULL, Y_SVC Y_UDP "    max_datagram: [8155]\n", 5, 19,
+	    "services[0].max_datagram",
+	    "expected a scalar, found a sequence" },
+	{ NULL, Y_SVC Y_UDP "    max_datagram: ''\n", 5, 19,
+	    "services[0].max_datagram", "missing value" },
+	{ NULL, Y_SVC Y_UDP "    max_datagram: 1200\n    max_datagram: 1200\n",
+	    6, 5, "services[0].max_datagram", "duplicate key, first at 5:5" },
+	{ NULL, Y_SVC Y_DCLIENT "    destination: h:1\n"
+	    "    max_datagram: 0\n", 6, 19, "services[0].max_datagram",
+	    "out of range, expected 1 to 16KiB" },
+	{ NULL, Y_SVC Y_DAGENT "    max_datagram: 65507\n", 4, 19,
+	    "services[0].max_datagram", "out of range, expected 1 to 16KiB" },
+	{ NULL, Y_SVC Y_UDP "    max_per_source: -1\n", 5, 21,
+	    "services[0].max_per_source",
+	    "invalid number, expected 0 to 10000000" },
+	{ NULL, Y_SVC Y_UDP "    max_per_source: 10000001\n", 5, 21,
+	    "services[0].max_per_source",
+	    "out of range, expected 0 to 10000000" },
+	{ NULL, Y_SVC Y_UDP "    max_per_source: x\n", 5, 21,
+	    "services[0].max_per_source", "invalid number" },
+	{ NULL, Y_SVC Y_UDP "    max_per_source: 1.5\n", 5, 21,
+	    "services[0].max_per_source", "invalid number" },
+	{ NULL, Y_SVC Y_UDP "    max_per_source: ''\n", 5, 21,
+	    "services[0].max_per_source", "missing value" },
+	{ NULL, Y_SVC Y_UDP "    max_per_source: [1]\n", 5, 21,
+	    "services[0].max_per_source",
+	    "expected a scalar, found a sequence" },
+	{ NULL, Y_SVC Y_TCP "    max_per_source: 99999999999999999999999\n",
+	    5, 21, "services[0].max_per_source", "out of range" },
+	{ NULL, Y_SVC Y_DAGENT "    max_per_source: -1\n", 4, 21,
+	    "services[0].max_per_source", "invalid number" },
+	{ NULL, "max_per_source: 4\n" Y_SVC Y_UDP, 1, 1, "max_per_source",
+	    "unknown key" }
+};
+
+START_TEST(test_config_dgram_keys)
+{
+	expect_errors(dgram_key_cases, NITEMS(dgram_key_cases));
+}
+END_TEST
+
+/*
+ * The rules of the dtls transport: at the listen URL from its check hook,
+ * at the keys from the service rules, and from its DTLS contexts under
+ * services[N].tls.
+ */
+static const struct err_case dtls_cases[] = {
+	{ NULL, Y_SVC Y_DAGENT "    forward: udp://127.0.0.1:2\n", 3, 13,
+	    "services[0].listen", "a dtls listener takes each destination "
+	    "from the tunnel header; use allow, not forward" },
+	{ NULL, Y_SVC Y_DAGENT "    forward: dtls://127.0.0.1:2\n"
+	    "    destination: 127.0.0.1:53\n", 3, 13, "services[0].listen",
+	    "use allow, not forward" },
+	{ NULL, Y_SVC Y_DAGENT "    forward: echo://\n", 3, 13,
+	    "services[0].listen", "use allow, not forward" },
+	{ NULL, Y_SVC Y_DAGENT "    forward: tcp://127.0.0.1:2\n", 4, 14,
+	    "services[0].forward", "dtls listen cannot feed tcp forward" },
+	{ NULL, Y_SVC Y_DAGENT "    fallback: tcp://127.0.0.1:8081\n", 4, 5,
+	    "services[0].fallback",
+	    "applies only to a tls-stream listener, not dtls" },
+	{ NULL, Y_SVC Y_DAGENT "    destination: 127.0.0.1:53\n", 4, 5,
+	    "services[0].destination", "applies only to a tunnel forward "
+	    "(tls-stream, dtls), and there is no forward" },
+	{ NULL, Y_SVC "    listen: dtls://127.0.0.1:1/x\n", 3, 13,
+	    "services[0].listen", "this URL takes no path" },
+	{ NULL, Y_SVC "    listen: dtls://127.0.0.1\n", 3, 13,
+	    "services[0].listen", "a dtls URL needs a port" },
+	{ NULL, Y_SVC Y_DCLIENT, 2, 5, "services[0]",
+	    "missing required key \"destination\" (a dtls forward needs one)" },
+	{ NULL, Y_SVC Y_DCLIENT "    destination: nohost\n", 5, 18,
+	    "services[0].destination", "expected host:port" },
+	{ NULL, Y_SVC "    listen: udp://127.0.0.1:1\n"
+	    "    forward: dtls://:2\n"
+	    "    destination: h:1\n", 4, 14, "services[0].forward",
+	    "a dtls forward URL needs a host" },
+	{ NULL, Y_SVC "    listen: udp://127.0.0.1:1\n"
+	    "    forward: dtls://127.0.0.1:0\n"
+	    "    destination: h:1\n", 4, 14, "services[0].forward",
+	    "cannot forward to port 0" },
+	{ NULL, Y_SVC "    listen: udp://127.0.0.1:1\n"
+	    "    forward: dtls://127.0.0.1:2/x\n"
+	    "    destination: h:1\n", 4, 14, "services[0].forward",
+	    "this URL takes no path" },
+	{ NULL, Y_SVC "    listen: tcp://127.0.0.1:1\n"
+	    "    forward: dtls://127.0.0.1:2\n"
+	    "    destination: h:1\n", 4, 14, "services[0].forward",
+	    "tcp listen cannot feed dtls forward" },
+	{ NULL, Y_SVC Y_DCLIENT "    destination: h:1\n"
+	    "    allow: [10.0.0.0/8]\n", 6, 5, "services[0].allow",
+	    "applies only to a tunnel listener (tls-stream, dtls), not udp" },
+	{ NULL, Y_SVC Y_DCLIENT "    destination: h:1\n"
+	    "    fallback: tcp://127.0.0.1:8081\n", 6, 5,
+	    "services[0].fallback", "applies only to a tls-stream listener" },
+	/* Contexts: reported at the service, under services[N].tls. */
+	{ NULL, Y_SVC Y_DAGENT, 2, 5, "services[0].tls",
+	    "a dtls server needs tls.cert and tls.key" },
+	{ NULL, Y_SVC Y_DAGENT "    allow: [10.0.0.0/8]\n", 2, 5,
+	    "services[0].tls", "a dtls server needs tls.cert and tls.key" },
+	{ NULL, Y_SVC Y_DAGENT "    tls: {cert: /nonexistent/server.crt}\n",
+	    2, 5, "services[0].tls",
+	    "a dtls server needs tls.cert and tls.key" },
+	{ NULL, Y_SVC Y_DAGENT "    tls: {key: /nonexistent/server.key}\n",
+	    2, 5, "services[0].tls",
+	    "a dtls server needs tls.cert and tls.key" },
+	{ NULL, Y_SVC Y_DAGENT "    tls:\n"
+	    "      cert: /nonexistent/flowgate/server.crt\n"
+	    "      key: /nonexistent/flowgate/server.key\n"
+	    "      client_auth: none\n", 2, 5, "services[0].tls",
+	    "cannot load certificate /nonexistent/flowgate/server.crt" },
+	{ NULL, Y_SVC Y_DCLIENT "    destination: h:1\n", 2, 5,
+	    "services[0].tls",
+	    "a dtls client needs tls.ca to verify the server" },
+	{ NULL, Y_SVC Y_DCLIENT "    destination: h:1\n"
+	    "    tls: {ca: /nonexistent/flowgate/ca.crt}\n", 2, 5,
+	    "services[0].tls", "cannot load CA /nonexistent/flowgate/ca.crt" }
+};
+
+START_TEST(test_config_dtls)
+{
+	expect_errors(dtls_cases, NITEMS(dtls_cases));
+}
+END_TEST
+
+/* dtls contexts from files that exist but do not fit (@D@ as above). */
+static const struct err_case dtls_file_cases[] = {
+	{ NULL, Y_SVC Y_DAGENT "    tls: {cert: @D@/server.crt, "
+	    "key: @D@/server.key}\n", 2, 5, "services[0].tls",
+	    "client certificates need tls.ca (or tls.client_auth: none)" },
+	{ NULL, Y_SVC Y_DAGENT "    tls: {cert: @D@/server.crt, "
+	    "key: @D@/client.key, ca: @D@/ca.crt}\n", 2, 5, "services[0].tls",
+	    "cannot load private key @D@/client.key" },
+	{ NULL, Y_SVC Y_DAGENT "    tls: {cert: @D@/server.crt, "
+	    "key: @D@/server.key, ca: @D@/ca.key}\n", 2, 5, "services[0].tls",
+	    "cannot load CA @D@/ca.key" },
+	{ NULL, Y_SVC Y_DCLIENT "    destination: h:1\n"
+	    "    tls: {cert: @D@/client.crt, ca: @D@/ca.crt}\n", 2, 5,
+	    "services[0].tls", "tls.cert and tls.key go together" },
+	{ NULL, Y_SVC Y_DCLIENT "    destination: h:1\n"
+	    "    tls: {cert: @D@/client.crt, key: @D@/client.key}\n", 2, 5,
+	    "services[0].tls", "a dtls client needs tls.ca" }
+};
+
+START_TEST(test_config_dtls_file)
+{
+	char	dir[64];
+
+	certdir_new(dir, sizeof(dir));
+	expect_errors_dir(dtls_file_cases, NITEMS(dtls_file_cases), dir);
+	certdir_free(dir);
+}
+END_TEST
+
 /* One file, many errors: all are reported, each once, in file order. */
 START_TEST(test_config_all_errors)
 {
@@ -1931,7 +2244,23 @@ static const struct {
 	  "  - name: a\n"
 	  "    listen: udp://127.0.0.1:1\n"
 	  "    forward: udp://127.0.0.1:2\n"
-	  "    handshake_timeout: 5s\n", 0 }
+	  "    handshake_timeout: 5s\n", 0 },
+	{ "services:\n"
+	  "  - name: a\n"
+	  "    listen: udp://127.0.0.1:1\n"
+	  "    forward: udp://127.0.0.1:2\n"
+	  "    max_datagram: 8155B\n"
+	  "    max_per_source: 0\n", 1 },
+	{ "services:\n"
+	  "  - name: a\n"
+	  "    listen: udp://127.0.0.1:1\n"
+	  "    forward: udp://127.0.0.1:2\n"
+	  "    max_datagram: 1200\n", 0 },
+	{ "services:\n"
+	  "  - name: a\n"
+	  "    listen: udp://127.0.0.1:1\n"
+	  "    forward: udp://127.0.0.1:2\n"
+	  "    max_per_source: 4\n", 0 }
 };
 
 START_TEST(test_config_equal)
@@ -2001,6 +2330,7 @@ config_suite(void)
 	tcase_add_test(tc, test_config_tls_inherit);
 	tcase_add_test(tc, test_config_tls_relative);
 	tcase_add_test(tc, test_config_tunnel_keys);
+	tcase_add_test(tc, test_config_dtls_good);
 	suite_add_tcase(s, tc);
 
 	ADD_CASE(s, "syntax", test_config_syntax);
@@ -2036,6 +2366,9 @@ config_suite(void)
 	ADD_CASE(s, "unused_key", test_config_unused_key);
 	ADD_CASE(s, "tls_stream", test_config_tls_stream);
 	ADD_CASE(s, "tls_file", test_config_tls_file);
+	ADD_CASE(s, "dgram_keys", test_config_dgram_keys);
+	ADD_CASE(s, "dtls", test_config_dtls);
+	ADD_CASE(s, "dtls_file", test_config_dtls_file);
 	ADD_CASE(s, "all_errors", test_config_all_errors);
 
 	tc = tcase_create("refcount");
