@@ -1874,7 +1874,16 @@ static const struct err_case tls_file_cases[] = {
 	    "services[0].tls", "a tls-stream client needs tls.ca" },
 	{ NULL, Y_SVC Y_CLIENT "    destination: h:1\n"
 	    "    tls: {ca: @D@/server.key}\n", 2, 5,
-	    "services[0].tls", "cannot load CA @D@/server.key" }
+	    "services[0].tls", "cannot load CA @D@/server.key" },
+	{ NULL, Y_SVC Y_AGENT "    tls: {cert: @D@/server.crt, "
+	    "key: @D@/server.key, ca: @D@/ca.crt, ciphers: NO-SUCH}\n", 2, 5,
+	    "services[0].tls", "tls.ciphers: no usable cipher in NO-SUCH" },
+	{ NULL, Y_SVC Y_AGENT "    tls: {cert: @D@/server.crt, "
+	    "key: @D@/server.key, ca: @D@/ca.crt, ciphersuites: "
+	    "TLS_NOPE}\n", 2, 5, "services[0].tls",
+	    "tls.ciphersuites: no usable suite in TLS_NOPE" },
+	{ NULL, "tls: {ciphersuites: \"\"}\n" Y_SVC Y_AGENT, 1, 21,
+	    "tls.ciphersuites", "missing value" }
 };
 
 START_TEST(test_config_tls_file)
