@@ -464,6 +464,18 @@ flow_resolve_cancel(struct flow *f)
 	evdns_getaddrinfo_cancel(d->req);	/* calls back, which frees d */
 }
 
+/* Whether h's flow ends without losing anything it carried. */
+static int
+flow_clean_end(struct half *h)
+{
+	const char	*r = h->flow->reason;
+
+	if (h->outq != NULL && evbuffer_get_length(h->outq) > 0)
+		return (0);
+	return (strcmp(r, "reset") != 0 && strcmp(r, "error") != 0 &&
+	    strcmp(r, "tls") != 0);
+}
+
 static void
 half_close(struct half *h)
 {
@@ -481,9 +493,15 @@ half_close(struct half *h)
 		event_free(h->tev);
 	h->ev = h->wev = h->tev = NULL;
 	if (ssl != NULL) {
-		/* Every TLS session that got going ends with close_notify. */
+		/*
+		 * A session that got going ends with close_notify (GoDoxy
+		 * answers a bad header, a failed dial or a probe so), but
+		 * not when bytes were lost: then the peer must not see a
+		 * clean end.
+		 */
 		if (SSL_is_init_finished(ssl) &&
-		    !(SSL_get_shutdown(ssl) & SSL_SENT_SHUTDOWN))
+		    !(SSL_get_shutdown(ssl) & SSL_SENT_SHUTDOWN) &&
+		    flow_clean_end(h))
 			(void)SSL_shutdown(ssl);
 		ERR_clear_error();
 		SSL_free(ssl);
@@ -541,9 +559,28 @@ flow_close(struct flow *f, const char *reason)
 	if (f->pending != NULL)
 		evbuffer_free(f->pending);
 	flow_unlink(f);
-	free(f);
+	/*
+	 * Free it only after the running callback returns (tmux does this
+	 * with server_client_unref): callers up the stack may still test
+	 * FLOW_F_CLOSING.  f->service must not be used from here on.
+	 */
+	TAILQ_INSERT_TAIL(&w->dead, f, wentry);
+	if (w->reap_ev != NULL)
+		event_active(w->reap_ev, EV_TIMEOUT, 0);
 	service_unref(svc);
 	worker_flow_gone(w);
+}
+
+/* The worker's reaper: free the flows closed since it last ran. */
+void
+flow_reap(struct worker *w)
+{
+	struct flow	*f;
+
+	while ((f = TAILQ_FIRST(&w->dead)) != NULL) {
+		TAILQ_REMOVE(&w->dead, f, wentry);
+		free(f);
+	}
 }
 
 void
@@ -642,9 +679,12 @@ flow_dgram_flush(struct flow *f)
 		if (evbuffer_remove(f->pending, &len, sizeof(len)) !=
 		    sizeof(len))
 			break;
-		p = evbuffer_pullup(f->pending, len);
-		if (p == NULL)
+		/* An empty datagram is a datagram too; pullup(0) is NULL. */
+		p = len == 0 ? (u_char *)"" : evbuffer_pullup(f->pending, len);
+		if (p == NULL) {
+			f->drops += (uint64_t)f->npending;
 			break;
+		}
 		d.buf = p;
 		d.len = len;
 		f->npending--;
@@ -861,14 +901,14 @@ relay_flush(struct half *h)
 		}
 	}
 	len = h->outq != NULL ? evbuffer_get_length(h->outq) : 0;
+	if (len <= f->service->conf->buffer / 2)
+		half_resume(src);
 	if (len > 0) {
 		event_add(h->wev, NULL);
 		return (0);
 	}
 	if (!(h->flags & HALF_RWANTW))
 		event_del(h->wev);
-	if (len <= f->service->conf->buffer / 2)
-		half_resume(src);
 	if (h->flags & HALF_SHUTPEND)
 		return (half_shutdown(h));
 	return (0);
@@ -904,12 +944,16 @@ relay_pump(struct half *src)
 	int		 i;
 
 	for (i = 0; i < RELAY_ROUNDS; i++) {
-		if (src->flags & (HALF_EOF | HALF_RPAUSED))
+		if (src->flags & (HALF_EOF | HALF_RPAUSED)) {
+			/* Reading will be retried on resume; no spinning. */
+			src->flags &= ~HALF_RWANTW;
 			return (0);
+		}
 		if (dst->outq != NULL && evbuffer_get_length(dst->outq) >=
 		    limit) {
 			/* Backpressure: relay_flush(dst) resumes us. */
 			src->flags |= HALF_RPAUSED;
+			src->flags &= ~HALF_RWANTW;
 			event_del(src->ev);
 			return (0);
 		}

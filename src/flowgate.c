@@ -418,8 +418,12 @@ log_stats(void)
 static void
 signal_cb(evutil_socket_t sig, short ev, void *arg)
 {
-	int	i;
+	static int	stopping;
+	int		i;
 
+	/* After the first stop request the workers are on their way out. */
+	if (stopping && sig != SIGUSR1)
+		return;
 	switch (sig) {
 	case SIGUSR1:
 		log_stats();
@@ -429,6 +433,7 @@ signal_cb(evutil_socket_t sig, short ev, void *arg)
 		break;
 	case SIGINT:
 	case SIGTERM:
+		stopping = 1;
 		log_info("%s: stopping, flows=%llu", strsignal((int)sig),
 		    (unsigned long long)flowgate->nflows);
 		for (i = 0; i < flowgate->nworkers; i++)

@@ -401,7 +401,7 @@ void		 wheel_advance(struct wheel *, uint64_t now,
 
 struct flow {
 	TAILQ_ENTRY(flow) sentry;	/* service's flows */
-	TAILQ_ENTRY(flow) wentry;	/* worker's flows */
+	TAILQ_ENTRY(flow) wentry;	/* worker's flows, then its dead */
 	LIST_ENTRY(flow) hentry;	/* flow table hash chain */
 	struct wheel_link idle;
 	struct service	*service;
@@ -450,6 +450,7 @@ struct flow	*flow_new(struct service *, enum flow_kind,
 void		 flow_close(struct flow *, const char *reason);
 void		 flow_touch(struct flow *);
 void		 flow_sweep(struct worker *);
+void		 flow_reap(struct worker *);
 void		 half_ready(struct half *);
 struct evbuffer	*half_outq(struct half *);
 void		 half_set_timer(struct half *, uint64_t ms,
@@ -535,6 +536,8 @@ struct worker {
 	struct config	*config;	/* running config, ref held */
 	struct services	 services;
 	TAILQ_HEAD(, flow) allflows;	/* every live flow of this worker */
+	TAILQ_HEAD(, flow) dead;	/* closed, freed by reap_ev */
+	struct event	*reap_ev;
 	struct event	*drain_ev;
 	int		 draining;
 	uint64_t	 nflows;	/* this worker's live flows */

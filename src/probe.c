@@ -331,6 +331,8 @@ probe_main(int argc, char *argv[])
 		free(err);
 		return (PROBE_FAIL);
 	}
+	/* Only a close_notify is an answer; a bare FIN is not. */
+	SSL_CTX_clear_options(sc.tls_ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = dtls ? SOCK_DGRAM : SOCK_STREAM;
 	snprintf(port, sizeof(port), "%u", sc.forward.port);

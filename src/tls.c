@@ -107,9 +107,16 @@ static int
 tls_alpn_select_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
     const unsigned char *in, unsigned int inlen, void *arg)
 {
-	const struct service_conf	*sc = arg;
+	struct flow			*f = SSL_get_app_data(ssl);
 	unsigned int			 i, n;
 	int				 has_stream = 0, has_http = 0;
+	int				 fallback;
+
+	/*
+	 * The flow, not the context, says which service: a reload may have
+	 * freed the conf that made the context this session still uses.
+	 */
+	fallback = f != NULL && f->service->conf->has_fallback;
 
 	for (i = 0; i < inlen; i += n + 1) {
 		n = in[i];
@@ -124,7 +131,7 @@ tls_alpn_select_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
 			*outlen = 8;
 		}
 	}
-	if (sc->has_fallback) {
+	if (fallback) {
 		if (has_http)
 			return (SSL_TLSEXT_ERR_OK);
 		if (!has_stream)
@@ -338,9 +345,16 @@ tls_ctx_new(const struct service_conf *sc, int server, int dtls,
 			SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
 		if (!dtls) {
 			SSL_CTX_set_alpn_select_cb(ctx, tls_alpn_select_cb,
-			    (void *)sc);
-			/* The agent protocol has no resumption. */
+			    NULL);
+			/*
+			 * The agent protocol has no resumption: no tickets
+			 * and no session cache (TLS 1.2 resumption would
+			 * also need a session id context).
+			 */
 			SSL_CTX_set_num_tickets(ctx, 0);
+			SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+			SSL_CTX_set_session_cache_mode(ctx,
+			    SSL_SESS_CACHE_OFF);
 		}
 	} else {
 		if (t->ca == NULL) {
@@ -445,8 +459,10 @@ tls_hs_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct half	*h = arg;
 
-	event_del(h->ev);
-	event_del(h->wev);
+	if (h->ev != NULL)
+		event_del(h->ev);
+	if (h->wev != NULL)
+		event_del(h->wev);
 	h->io_cb(h, TLS_HS_TIMEOUT);
 }
 

@@ -47,6 +47,12 @@ worker_tick_cb(evutil_socket_t fd, short ev, void *arg)
 	flow_sweep(arg);
 }
 
+static void
+worker_reap_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	flow_reap(arg);
+}
+
 /*
  * Take a new config: services that are unchanged keep their listener and
  * flows; changed and removed ones stop (their flows run on where the
@@ -179,10 +185,14 @@ worker_main(void *arg)
 		service_stop(svc);
 	while ((f = TAILQ_FIRST(&w->allflows)) != NULL)
 		flow_close(f, "shutdown");
+	/* Let cancelled lookups call back, then free what closed. */
+	event_base_loop(w->base, EVLOOP_NONBLOCK);
+	flow_reap(w);
 	if (w->drain_ev != NULL)
 		event_free(w->drain_ev);
 	event_free(w->wheel_ev);
 	event_free(w->cmd_ev);
+	event_free(w->reap_ev);
 	evdns_base_free(w->dns, 1);
 	flow_table_free(&w->table);
 	if (w->config != NULL)
@@ -201,6 +211,7 @@ worker_start(struct worker *w, int idx)
 	w->idx = idx;
 	TAILQ_INIT(&w->services);
 	TAILQ_INIT(&w->allflows);
+	TAILQ_INIT(&w->dead);
 	pthread_mutex_init(&w->cmd_lock, NULL);
 	pthread_cond_init(&w->cmd_cond, NULL);
 	if ((w->base = event_base_new()) == NULL)
@@ -221,7 +232,8 @@ worker_start(struct worker *w, int idx)
 	w->xbuf = xcalloc(1, FG_MAX_DGRAM + 1);
 	w->wheel_ev = event_new(w->base, -1, EV_PERSIST, worker_tick_cb, w);
 	w->cmd_ev = event_new(w->base, -1, 0, worker_cmd_cb, w);
-	if (w->wheel_ev == NULL || w->cmd_ev == NULL ||
+	w->reap_ev = event_new(w->base, -1, 0, worker_reap_cb, w);
+	if (w->wheel_ev == NULL || w->cmd_ev == NULL || w->reap_ev == NULL ||
 	    event_add(w->wheel_ev, &tv) == -1)
 		fatalx("worker %d: cannot make events", idx);
 	errno = pthread_create(&w->thread, NULL, worker_main, w);

@@ -507,6 +507,12 @@ dtls_listen(struct service *svc, const u_char *buf, size_t len,
 	SSL		*ssl;
 	int		 r;
 
+	/* After a reload the service may carry a new context. */
+	if (srv->listener != NULL &&
+	    SSL_get_SSL_CTX(srv->listener) != svc->conf->tls_ctx) {
+		SSL_free(srv->listener);
+		srv->listener = NULL;
+	}
 	if (srv->listener == NULL && dtls_listener_renew(svc) == -1)
 		return (NULL);
 	srv->lio.fd = svc->listen_fd;

@@ -35,27 +35,55 @@
 
 #include "flowgate.h"
 
+/* The echo's end of a stream flow's socketpair. */
+struct echo {
+	struct bufferevent	*bev;
+	size_t			 limit;	/* the service's buffer */
+	int			 eof;	/* the core shut its write side */
+};
+
+/*
+ * Echo what came in.  A client that sends and never reads must not make
+ * the echo queue grow: past the service's buffer, reading stops until
+ * the core has taken half of it back.
+ */
 static void
 echo_read_cb(struct bufferevent *bev, void *arg)
 {
+	struct echo	*e = arg;
+
 	(void)bufferevent_write_buffer(bev, bufferevent_get_input(bev));
+	if (evbuffer_get_length(bufferevent_get_output(bev)) >= e->limit) {
+		bufferevent_disable(bev, EV_READ);
+		bufferevent_setwatermark(bev, EV_WRITE, e->limit / 2, 0);
+	}
 }
 
-/* After the peer's EOF: once everything went back, send the FIN back. */
 static void
 echo_write_cb(struct bufferevent *bev, void *arg)
 {
-	if (!(bufferevent_get_enabled(bev) & EV_READ) &&
-	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+	struct echo	*e = arg;
+
+	if (!e->eof) {
+		bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
+		bufferevent_enable(bev, EV_READ);
+		return;
+	}
+	/* After the core's EOF: once everything went back, pass it back. */
+	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
 		(void)shutdown(bufferevent_getfd(bev), SHUT_WR);
 }
 
 static void
 echo_event_cb(struct bufferevent *bev, short what, void *arg)
 {
+	struct echo	*e = arg;
+
 	if (what & BEV_EVENT_EOF) {
 		echo_read_cb(bev, arg);
+		e->eof = 1;
 		bufferevent_disable(bev, EV_READ);
+		bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
 		echo_write_cb(bev, arg);
 	}
 }
@@ -63,27 +91,34 @@ echo_event_cb(struct bufferevent *bev, short what, void *arg)
 static int
 echo_open(struct half *h)
 {
-	struct bufferevent	*bev;
-	int			 sp[2];
+	struct echo	*e;
+	int		 sp[2];
 
 	if (h->flow->kind == FLOW_DGRAM) {
 		half_ready(h);
 		return (0);
 	}
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
-	    sp) == -1)
+	if ((e = calloc(1, sizeof(*e))) == NULL)
 		return (-1);
-	bev = bufferevent_socket_new(h->flow->worker->base, sp[1],
-	    BEV_OPT_CLOSE_ON_FREE);
-	if (bev == NULL) {
-		close(sp[0]);
-		close(sp[1]);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+	    sp) == -1) {
+		free(e);
 		return (-1);
 	}
+	e->bev = bufferevent_socket_new(h->flow->worker->base, sp[1],
+	    BEV_OPT_CLOSE_ON_FREE);
+	if (e->bev == NULL) {
+		close(sp[0]);
+		close(sp[1]);
+		free(e);
+		return (-1);
+	}
+	e->limit = h->flow->service->conf->buffer;
 	h->fd = sp[0];
-	h->tr_priv = bev;
-	bufferevent_setcb(bev, echo_read_cb, echo_write_cb, echo_event_cb, h);
-	bufferevent_enable(bev, EV_READ | EV_WRITE);
+	h->tr_priv = e;
+	bufferevent_setcb(e->bev, echo_read_cb, echo_write_cb, echo_event_cb,
+	    e);
+	bufferevent_enable(e->bev, EV_READ | EV_WRITE);
 	half_ready(h);
 	return (0);
 }
@@ -97,8 +132,11 @@ echo_dgram_send(struct half *h, struct dgram *d, int n)
 static void
 echo_close(struct half *h)
 {
-	if (h->tr_priv != NULL) {
-		bufferevent_free(h->tr_priv);
+	struct echo	*e = h->tr_priv;
+
+	if (e != NULL) {
+		bufferevent_free(e->bev);
+		free(e);
 		h->tr_priv = NULL;
 	}
 }

@@ -244,6 +244,7 @@ tls_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	}
 	sh_reader_init(&ts->rd);
 	f->in.tr_priv = ts;
+	SSL_set_app_data(f->in.ssl, f);		/* for the ALPN callback */
 	tls_handshake(&f->in, 1, svc->conf->handshake_timeout,
 	    tls_in_handshake_done);
 }

@@ -972,7 +972,8 @@ ch_build(uint8_t *buf, const uint8_t *cookie, size_t cookielen, int exts,
 	b += 32;
 	body[b++] = 0;				/* session id */
 	body[b++] = (uint8_t)cookielen;
-	memcpy(body + b, cookie, cookielen);
+	if (cookielen > 0)
+		memcpy(body + b, cookie, cookielen);
 	b += cookielen;
 	b += put16(body + b, 2);
 	b += put16(body + b, 0xc02b);

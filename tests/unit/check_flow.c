@@ -146,6 +146,7 @@ setup(void)
 	memset(flowgate, 0, sizeof(*flowgate));
 	TAILQ_INIT(&tw.services);
 	TAILQ_INIT(&tw.allflows);
+	TAILQ_INIT(&tw.dead);		/* no loop: the test reaps */
 	flow_table_init(&tw.table);
 	wheel_init(&tw.wheel, 250, now_ms());
 	tcf.max_flows = 1000000;
@@ -166,6 +167,8 @@ setup(void)
 static void
 teardown(void)
 {
+	flow_reap(&tw);
+	ck_assert(TAILQ_EMPTY(&tw.dead));
 	flow_table_free(&tw.table);
 }
 
