@@ -350,7 +350,8 @@ apply(struct config *cf)
 			service_stats_unref(sc->stats);
 			sc->stats = service_stats_ref(osc->stats);
 		}
-		if (osc != NULL && service_conf_equal(osc, sc)) {
+		if (osc != NULL && service_conf_same_listener(osc, sc)) {
+			/* Same listen endpoint: keep the sockets and flows. */
 			sc->bound = osc->bound;
 			sc->boundlen = osc->boundlen;
 		} else if (listen_open(sc, &fds[i], n) == -1) {

@@ -33,6 +33,8 @@
 
 #include "flowgate.h"
 
+static void	service_sources_init(struct service *);
+
 #define REFUSE_LOG_MS	1000	/* at most one refusal line a second */
 #define SRC_BUCKETS	4096	/* per-source counts: chains of the hash */
 
@@ -154,6 +156,24 @@ service_sources_init(struct service *svc)
 	    sizeof(svc->sources->key));
 }
 
+/* What follows from svc->conf: the effective idle timeout and so on. */
+static void
+service_derive(struct service *svc)
+{
+	struct service_conf	*sc = svc->conf;
+
+	svc->idle_timeout = sc->idle_timeout != 0 ? sc->idle_timeout :
+	    sc->listen_ops->idle_default;
+	if (svc->idle_timeout == 0)
+		svc->idle_timeout = 300 * 1000;
+	svc->fwdlen = 0;	/* a name: resolved for each flow */
+	if (sc->has_forward && sc->forward.host[0] != '\0' &&
+	    addr_parse_numeric(sc->forward.host, sc->forward.port, &svc->fwd,
+	    &svc->fwdlen) == -1)
+		svc->fwdlen = 0;
+	service_sources_init(svc);
+}
+
 /*
  * Build a service in worker w around a bound listening socket, which it
  * now owns.  Returns NULL (and closes fd) on failure.
@@ -176,15 +196,7 @@ service_new(struct worker *w, struct config *cf, struct service_conf *sc,
 	svc->refs = 1;
 	svc->listen_fd = -1;
 	TAILQ_INIT(&svc->flows);
-	svc->idle_timeout = sc->idle_timeout != 0 ? sc->idle_timeout :
-	    sc->listen_ops->idle_default;
-	if (svc->idle_timeout == 0)
-		svc->idle_timeout = 300 * 1000;
-	if (sc->has_forward && sc->forward.host[0] != '\0' &&
-	    addr_parse_numeric(sc->forward.host, sc->forward.port, &svc->fwd,
-	    &svc->fwdlen) == -1)
-		svc->fwdlen = 0;	/* a name: resolved for each flow */
-	service_sources_init(svc);
+	service_derive(svc);
 	TAILQ_INSERT_TAIL(&w->services, svc, entry);
 	if (sc->listen_ops->listen_start != NULL &&
 	    sc->listen_ops->listen_start(svc, fd) == -1) {
@@ -196,7 +208,11 @@ service_new(struct worker *w, struct config *cf, struct service_conf *sc,
 	return (svc);
 }
 
-/* Move an unchanged service onto the equal conf of a new config. */
+/*
+ * Move a service whose listen endpoint did not change onto its conf in a
+ * new config: it keeps its listener and its flows, and new flows get the
+ * new settings.
+ */
 void
 service_adopt(struct service *svc, struct config *cf, struct service_conf *sc)
 {
@@ -205,7 +221,7 @@ service_adopt(struct service *svc, struct config *cf, struct service_conf *sc)
 	svc->config = config_ref(cf);
 	svc->conf = sc;
 	config_unref(old);
-	service_sources_init(svc);
+	service_derive(svc);
 }
 
 /*
