@@ -747,6 +747,70 @@ START_TEST(test_integ_sighup_adds_service)
 END_TEST
 
 /*
+ * SIGHUP changes a UDP service's forward but not its listen endpoint: the
+ * socket and the live flow stay (still to the old target), new flows go
+ * to the new one.
+ */
+#define RELOAD_U							\
+	"  - name: u\n"							\
+	"    listen: udp://127.0.0.1:0\n"				\
+	"    forward: udp://127.0.0.1:%u\n"
+
+START_TEST(test_integ_sighup_changed_forward_keeps_flows)
+{
+	struct integ_echo	*e1, *e2;
+	struct sockaddr_storage	 svc, again;
+	socklen_t		 svclen, againlen;
+	char			 re[RE_MAX];
+	size_t			 mark;
+	unsigned		 port1;
+	int			 fd1, fd2;
+
+	e1 = integ_echo_start(INTEG_ECHO_UDP, AF_INET);
+	e2 = integ_echo_start(INTEG_ECHO_UDP, AF_INET);
+	integ_conf_write(CONF_HEAD("1s") RELOAD_U,
+	    (unsigned)integ_echo_port(e1));
+	integ_daemon_start();
+	integ_service_get("u", "udp", &svc, &svclen);
+	fd1 = integ_udp_socket(AF_INET, 0);
+	ck_assert(fd1 != -1);
+	port1 = integ_local_port(fd1);
+	udp_ping(fd1, &svc, svclen, "to e1", "flow 1 before reload");
+	ck_assert_uint_eq(integ_echo_count(e1), 1);
+
+	integ_conf_write(CONF_HEAD("1s") RELOAD_U,
+	    (unsigned)integ_echo_port(e2));
+	mark = integ_log_mark();
+	integ_daemon_signal(SIGHUP);
+	ck_assert_msg(integ_log_wait(mark, "configuration reloaded", RELOAD_MS,
+	    NULL, 0) == 0, "no \"configuration reloaded\"");
+	ck_assert_msg(integ_log_count(mark, "service changed service=u ") == 1,
+	    "no \"service changed\" line for u");
+	integ_service_get("u", "udp", &again, &againlen);
+	ck_assert_uint_eq(integ_addr_port(&again), integ_addr_port(&svc));
+
+	/* The live flow keeps its upstream socket to e1. */
+	udp_ping(fd1, &svc, svclen, "still to e1", "flow 1 after reload");
+	ck_assert_uint_eq(integ_echo_count(e1), 2);
+	ck_assert_msg(integ_log_count(0, re_closed(re, sizeof(re), "u",
+	    "127.0.0.1", port1)) == 0, "the live flow was closed by reload");
+
+	/* A new flow follows the new forward. */
+	fd2 = integ_udp_socket(AF_INET, 0);
+	ck_assert(fd2 != -1);
+	udp_ping(fd2, &svc, svclen, "to e2", "flow 2 after reload");
+	ck_assert_uint_eq(integ_echo_count(e2), 1);
+	ck_assert_uint_eq(integ_echo_count(e1), 2);
+
+	close(fd1);
+	close(fd2);
+	integ_daemon_stop_ok(STOP_MS);
+	integ_echo_stop(e1);
+	integ_echo_stop(e2);
+}
+END_TEST
+
+/*
  * 8. A broken configuration on SIGHUP is reported with file:line:col and
  * changes nothing; a good one afterwards is taken.
  */
@@ -1258,6 +1322,8 @@ integ_suite(void)
 	    test_integ_tcp_max_flows);
 	tcase_add_test(integ_tcase(s, "sighup_adds_service", 30),
 	    test_integ_sighup_adds_service);
+	tcase_add_test(integ_tcase(s, "sighup_changed_forward_keeps_flows",
+	    20), test_integ_sighup_changed_forward_keeps_flows);
 	tcase_add_test(integ_tcase(s, "sighup_broken_config_keeps_old", 30),
 	    test_integ_sighup_broken_config_keeps_old);
 	tcase_add_test(integ_tcase(s, "sigterm_exits_0", 20),
