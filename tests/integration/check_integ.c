@@ -32,6 +32,7 @@
 #include <sys/wait.h>
 
 #include <netinet/in.h>
+#include <arpa/inet.h>
 
 #include <check.h>
 #include <errno.h>
@@ -663,6 +664,110 @@ START_TEST(test_integ_tcp_refused_target)
 
 	close(fd);
 	integ_daemon_stop_ok(STOP_MS);
+}
+END_TEST
+
+/*
+ * An ICMP port unreachable from a UDP target ends that flow with reason
+ * refused; the next datagram from the same client starts a new flow.
+ */
+START_TEST(test_integ_udp_icmp_refused)
+{
+	struct sockaddr_storage	svc;
+	socklen_t		svclen;
+	char			line[LINE_MAX_LEN], re[RE_MAX], dst[64];
+	unsigned		dead, port;
+	int			fd, i;
+
+	dead = integ_unused_port(AF_INET);
+	integ_conf_write(CONF_HEAD("1s")
+	    "  - name: u\n"
+	    "    listen: udp://127.0.0.1:0\n"
+	    "    forward: udp://127.0.0.1:%u\n", dead);
+	integ_daemon_start();
+	integ_service_get("u", "udp", &svc, &svclen);
+	fd = integ_udp_socket(AF_INET, 0);
+	ck_assert(fd != -1);
+	port = integ_local_port(fd);
+	/* The first send goes out; the ICMP answer ends the flow. */
+	for (i = 0; i < 3; i++) {
+		ck_assert(sendto(fd, "anyone?", 7, 0, (struct sockaddr *)&svc,
+		    svclen) == 7);
+		if (integ_log_wait(0, re_closed(re, sizeof(re), "u",
+		    "127.0.0.1", port), 1000, line, sizeof(line)) == 0)
+			break;
+	}
+	ck_assert_msg(i < 3, "no flow closed line after an ICMP error");
+	assert_field(line, "reason", "refused");
+	snprintf(dst, sizeof(dst), "127.0.0.1:%u", dead);
+	assert_field(line, "dst", dst);
+	ck_assert_msg(strstr(line, "error=\"Connection refused\"") != NULL,
+	    "no error detail in: %s", line);
+	close(fd);
+	integ_daemon_stop_ok(STOP_MS);
+}
+END_TEST
+
+/*
+ * Datagrams of one flow keep their order, and forward endpoints given by
+ * host name are resolved (through /etc/hosts here) without blocking.
+ */
+#define ORDER_N		2000
+#define ORDER_WINDOW	16
+
+START_TEST(test_integ_udp_order_and_names)
+{
+	struct integ_echo	*uecho, *techo;
+	struct sockaddr_storage	 usvc, tsvc;
+	socklen_t		 usvclen, tsvclen;
+	uint32_t		 seq, got, next = 0;
+	uint64_t		 deadline;
+	ssize_t			 n;
+	int			 fd, tfd;
+	uint32_t		 sent = 0;
+
+	uecho = integ_echo_start(INTEG_ECHO_UDP, AF_INET);
+	techo = integ_echo_start(INTEG_ECHO_TCP, AF_INET);
+	integ_conf_write(CONF_HEAD("1s")
+	    "  - name: u\n"
+	    "    listen: udp://127.0.0.1:0\n"
+	    "    forward: udp://localhost:%u\n"
+	    "  - name: t\n"
+	    "    listen: tcp://127.0.0.1:0\n"
+	    "    forward: tcp://localhost:%u\n",
+	    (unsigned)integ_echo_port(uecho), (unsigned)integ_echo_port(techo));
+	integ_daemon_start();
+	integ_service_get("u", "udp", &usvc, &usvclen);
+	integ_service_get("t", "tcp", &tsvc, &tsvclen);
+
+	fd = integ_udp_socket(AF_INET, 1 << 20);
+	ck_assert(fd != -1);
+	deadline = integ_now_ms() + 20000;
+	while (next < ORDER_N && integ_now_ms() < deadline) {
+		while (sent < ORDER_N && sent - next < ORDER_WINDOW) {
+			seq = htonl(sent);
+			ck_assert(sendto(fd, &seq, sizeof(seq), 0,
+			    (struct sockaddr *)&usvc, usvclen) == sizeof(seq));
+			sent++;
+		}
+		n = integ_recv_wait(fd, &got, sizeof(got), IO_MS);
+		ck_assert_msg(n == sizeof(got), "reply %u: %s", next,
+		    io_state());
+		ck_assert_msg(ntohl(got) == next, "reply %u came as %u: out "
+		    "of order", next, ntohl(got));
+		next++;
+	}
+	ck_assert_uint_eq(next, ORDER_N);
+	ck_assert_msg(integ_log_count(0, "cannot resolve") == 0,
+	    "localhost did not resolve");
+
+	tfd = tcp_connect_ok(&tsvc, tsvclen, "service t by name");
+	tcp_ping(tfd, "by name", "service t by name");
+	close(tfd);
+	close(fd);
+	integ_daemon_stop_ok(STOP_MS);
+	integ_echo_stop(uecho);
+	integ_echo_stop(techo);
 }
 END_TEST
 
@@ -1322,6 +1427,10 @@ integ_suite(void)
 	    test_integ_tcp_max_flows);
 	tcase_add_test(integ_tcase(s, "sighup_adds_service", 30),
 	    test_integ_sighup_adds_service);
+	tcase_add_test(integ_tcase(s, "udp_icmp_refused", 20),
+	    test_integ_udp_icmp_refused);
+	tcase_add_test(integ_tcase(s, "udp_order_and_names", 30),
+	    test_integ_udp_order_and_names);
 	tcase_add_test(integ_tcase(s, "sighup_changed_forward_keeps_flows",
 	    20), test_integ_sighup_changed_forward_keeps_flows);
 	tcase_add_test(integ_tcase(s, "sighup_broken_config_keeps_old", 30),
