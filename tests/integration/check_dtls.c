@@ -2207,6 +2207,68 @@ START_TEST(test_dtls_limits)
 	integ_echo_stop(echo);
 }
 END_TEST
+
+/*
+ * 11. A header naming a numeric destination outside allow: the session
+ * ends with close_notify and reason=denied, nothing is dialled, and the
+ * daemon carries on (an allowed session works afterwards).  A numeric
+ * destination is routed at once, inside the record loop, and that loop
+ * used to read the flow the denial had just freed: ASan reported a
+ * heap-use-after-free in dtls_peer_record, a plain build read stale
+ * memory and passed.
+ */
+START_TEST(test_dtls_denied_numeric)
+{
+	struct integ_echo	*echo;
+	struct dc		 c;
+	uint8_t			 hdr[SH_SIZE];
+	const char		*errstr = NULL;
+	char			 line[LINE_MAX_LEN], re[RE_MAX], sbuf[64];
+	long long		 id;
+	uint16_t		 sport;
+
+	echo = integ_echo_start(INTEG_ECHO_UDP, AF_INET);
+	pki_make(&pa, "a");
+	sport = srv_start(&pa, 2, "");
+
+	/* 192.0.2.1 (TEST-NET-1) is outside allow's 127.0.0.0/8. */
+	ck_assert_msg(dc_open(&c, sport, 0, pa.cli_crt, pa.cli_key, pa.ca,
+	    HS_MS) == 0, "denied session: %s", c.err);
+	ck_assert_msg(sh_build("192.0.2.1", "7", 0, hdr, &errstr) == 0,
+	    "sh_build 192.0.2.1:7: %s", errstr);
+	ck_assert_msg(dc_write(&c, hdr, sizeof(hdr)) == 0, "denied session: "
+	    "header: %s", c.err);
+	dc_expect_close(&c, IO_MS, "denied session");
+	srv_closed_line(c.lport, line, sizeof(line), "denied session");
+	assert_field(line, "reason", "denied");
+	assert_field(line, "dst", "192.0.2.1:7");
+	assert_num(line, "bytes_in", 0);
+	id = integ_field_num(line, "flow");
+	snprintf(re, sizeof(re), "warn destination not allowed "
+	    "dst=192\\.0\\.2\\.1:7 host=192\\.0\\.2\\.1 service=agent "
+	    "flow=%lld$", id);
+	ck_assert_msg(integ_log_wait(0, re, LOG_MS, NULL, 0) == 0,
+	    "no \"destination not allowed\" line for flow %lld", id);
+	dc_close(&c);
+
+	/* Still healthy: an allowed session, then a clean stop. */
+	ck_assert_msg(integ_daemon_running(), "flowgate died after the "
+	    "denial: %s", integ_status_str(integ.status, sbuf,
+	    sizeof(sbuf)));
+	dc_tunnel(&c, sport, integ_echo_port(echo), "allowed session");
+	assert_stats("agent", 1, 2, "after the allowed session");
+	dc_shutdown(&c);
+	dc_expect_close(&c, IO_MS, "allowed session close_notify");
+	srv_closed_line(c.lport, line, sizeof(line), "allowed session");
+	assert_field(line, "reason", "closed");
+	dc_close(&c);
+	ck_assert_uint_eq(integ_echo_count(echo), 1);
+
+	integ_daemon_stop_ok(STOP_MS);
+	integ_echo_stop(echo);
+}
+END_TEST
+
 /* One TCase per behaviour, each in its own scratch directory. */
 static TCase *
 dtls_tcase(Suite *s, const char *name, int timeout)
@@ -2240,6 +2302,8 @@ dtls_suite(void)
 	tcase_add_test(dtls_tcase(s, "max_datagram", 30),
 	    test_dtls_max_datagram);
 	tcase_add_test(dtls_tcase(s, "limits", 30), test_dtls_limits);
+	tcase_add_test(dtls_tcase(s, "denied_numeric", 20),
+	    test_dtls_denied_numeric);
 	return (s);
 }
 

@@ -29,12 +29,14 @@
 
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
@@ -1131,6 +1133,121 @@ START_TEST(test_integ_sigterm_drains_live_flows)
 END_TEST
 
 /*
+ * 9c. A second stop signal right after the first, while a TCP flow is
+ * live (a service manager's SIGTERM and a user's ^C): one stop, and exit
+ * status 0 within drain_timeout plus a margin.  Two signals that reach
+ * the main loop in one wakeup used to stop the workers twice, the second
+ * time after those without flows were gone: flowgate hung or crashed.
+ * Sent back to back they often do; sent while the daemon is held with
+ * SIGSTOP, nearly always.  Two SIGTERMs pending for the process merge
+ * into one, so those go to two of its threads.
+ */
+#define SIG_NAME(s)	((s) == SIGINT ? "SIGINT" : "SIGTERM")
+
+enum double_how {
+	DOUBLE_NOW,		/* back to back */
+	DOUBLE_STOPPED,		/* to the process, while it is stopped */
+	DOUBLE_THREADS		/* to two threads, while it is stopped */
+};
+
+struct double_sig {
+	int		 first;
+	int		 second;
+	enum double_how	 how;
+	const char	*how_str;
+};
+
+static const struct double_sig double_sigs[] = {
+	{ SIGTERM, SIGINT, DOUBLE_STOPPED, "while stopped" },
+	{ SIGTERM, SIGTERM, DOUBLE_THREADS, "to two threads while stopped" },
+	{ SIGTERM, SIGINT, DOUBLE_NOW, "back to back" },
+	{ SIGTERM, SIGTERM, DOUBLE_NOW, "back to back" },
+};
+
+/* Two thread ids of the daemon, from /proc/PID/task. */
+static void
+daemon_two_tids(pid_t tid[2])
+{
+	DIR		*d;
+	struct dirent	*de;
+	char		 path[64];
+	int		 n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)integ.pid);
+	d = opendir(path);
+	ck_assert_msg(d != NULL, "%s: %s", path, strerror(errno));
+	while (n < 2 && (de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			tid[n++] = (pid_t)atoi(de->d_name);
+	closedir(d);
+	ck_assert_msg(n == 2, "flowgate has %d threads, expected workers "
+	    "too", n);
+}
+
+START_TEST(test_integ_double_sigterm)
+{
+	const struct double_sig	*ds;
+	struct integ_echo	*echo;
+	struct sockaddr_storage	 svc;
+	socklen_t		 svclen;
+	char			 sbuf[64], what[96];
+	size_t			 i, mark;
+	uint64_t		 t0;
+	pid_t			 tid[2];
+	int			 fd, status, nstop;
+
+	/* Workers without flows exit at once: more of them, more chances. */
+	echo = integ_echo_start(INTEG_ECHO_TCP, AF_INET);
+	integ_conf_write("workers: 4\n"
+	    "log: {level: debug}\n"
+	    "drain_timeout: 1s\n"
+	    "services:\n" RELOAD_T, (unsigned)integ_echo_port(echo));
+	for (i = 0; i < sizeof(double_sigs) / sizeof(double_sigs[0]); i++) {
+		ds = &double_sigs[i];
+		snprintf(what, sizeof(what), "round %zu (%s, then %s, %s)",
+		    i + 1, SIG_NAME(ds->first), SIG_NAME(ds->second),
+		    ds->how_str);
+		mark = integ_log_mark();
+		integ_daemon_start();
+		integ_service_get("t", "tcp", &svc, &svclen);
+		fd = tcp_connect_ok(&svc, svclen, what);
+		tcp_ping(fd, "live", what);
+
+		t0 = integ_now_ms();
+		if (ds->how != DOUBLE_NOW)
+			integ_daemon_signal(SIGSTOP);
+		if (ds->how == DOUBLE_THREADS) {
+			daemon_two_tids(tid);
+			ck_assert(syscall(SYS_tgkill, integ.pid, tid[0],
+			    ds->first) == 0);
+			ck_assert(syscall(SYS_tgkill, integ.pid, tid[1],
+			    ds->second) == 0);
+		} else {
+			integ_daemon_signal(ds->first);
+			integ_daemon_signal(ds->second);
+		}
+		if (ds->how != DOUBLE_NOW)
+			integ_daemon_signal(SIGCONT);
+		status = integ_daemon_wait(1000 + 3000);
+		ck_assert_msg(status != -1, "%s: flowgate still running 4 s "
+		    "later (drain_timeout 1s)", what);
+		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		    "%s: flowgate exited with %s after %llu ms", what,
+		    integ_status_str(status, sbuf, sizeof(sbuf)),
+		    (unsigned long long)(integ_now_ms() - t0));
+		assert_closed_empty(fd, 1000, what);
+		close(fd);
+		nstop = integ_log_count(mark, "stopping, flows=");
+		ck_assert_msg(nstop == 1, "%s: %d \"stopping\" lines, expected "
+		    "one stop", what, nstop);
+		ck_assert_msg(integ_log_count(mark, "info flowgate stopped") ==
+		    1, "%s: no \"flowgate stopped\" line", what);
+	}
+	integ_echo_stop(echo);
+}
+END_TEST
+
+/*
  * 10. flowgate check: "configuration OK" and 0, or file:line:col errors
  * on stderr and 1.  It validates only: a port in use does not matter.
  */
@@ -1391,6 +1508,158 @@ START_TEST(test_integ_tcp_max_flows)
 }
 END_TEST
 
+/*
+ * echo:// with buffer 64KiB and a client that sends 64 MiB without ever
+ * reading: flowgate stops taking bytes once its queues and the socket
+ * buffers are full, its memory stays flat, and reading afterwards
+ * returns exactly the bytes it took.  The echo used to queue everything.
+ */
+#define FLOOD_TOTAL	(64ULL * 1024 * 1024)
+#define FLOOD_CHUNK	(256 * 1024)
+#define FLOOD_STUCK_MS	1000	/* no progress for this long: blocked */
+#define FLOOD_SEND_MS	8000	/* the sending phase, at most */
+#define FLOOD_RSS_KB	(64LL * 1024)	/* growth allowed, KiB */
+
+/* The daemon's resident set size in KiB (/proc/PID/status), or -1. */
+static long long
+daemon_rss_kb(void)
+{
+	FILE		*f;
+	char		 path[64], line[256];
+	long long	 kb = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)integ.pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return (-1);
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "VmRSS: %lld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return (kb);
+}
+
+START_TEST(test_integ_echo_flood_bounded)
+{
+	struct sockaddr_storage	 svc;
+	socklen_t		 svclen;
+	struct pollfd		 pfd;
+	EVP_MD_CTX		*smd, *rmd;
+	unsigned char		*sbuf, *rbuf;
+	char			 shex[65], rhex[65], line[LINE_MAX_LEN];
+	char			 re[RE_MAX];
+	unsigned long long	 sent = 0, recvd = 0;
+	long long		 rss0, rss1;
+	uint64_t		 state = 13, deadline, last, now;
+	size_t			 soff = 0, slen = 0;
+	ssize_t			 n;
+	unsigned		 port;
+	int			 fd, stuck = 0;
+
+	integ_conf_write(CONF_HEAD("1s")
+	    "  - name: e\n"
+	    "    listen: tcp://127.0.0.1:0\n"
+	    "    forward: echo://\n"
+	    "    buffer: 64KiB\n");
+	integ_daemon_start();
+	integ_service_get("e", "tcp", &svc, &svclen);
+	sbuf = malloc(FLOOD_CHUNK);
+	rbuf = malloc(FLOOD_CHUNK);
+	smd = EVP_MD_CTX_new();
+	rmd = EVP_MD_CTX_new();
+	ck_assert_msg(sbuf != NULL && rbuf != NULL && smd != NULL &&
+	    rmd != NULL, "out of memory");
+	ck_assert(EVP_DigestInit_ex(smd, EVP_sha256(), NULL) == 1);
+	ck_assert(EVP_DigestInit_ex(rmd, EVP_sha256(), NULL) == 1);
+
+	fd = tcp_connect_ok(&svc, svclen, "service e");
+	port = integ_local_port(fd);
+	tcp_ping(fd, "warm up", "service e");
+	rss0 = daemon_rss_kb();
+	ck_assert_msg(rss0 > 0, "no VmRSS in /proc/%d/status", (int)integ.pid);
+
+	/* Send until flowgate takes nothing for FLOOD_STUCK_MS. */
+	ck_assert(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == 0);
+	last = integ_now_ms();
+	deadline = last + FLOOD_SEND_MS;
+	while (sent < FLOOD_TOTAL) {
+		if (soff == slen) {
+			slen = FLOOD_TOTAL - sent < FLOOD_CHUNK ?
+			    (size_t)(FLOOD_TOTAL - sent) : FLOOD_CHUNK;
+			integ_fill(sbuf, slen, &state);
+			soff = 0;
+		}
+		n = send(fd, sbuf + soff, slen - soff, MSG_NOSIGNAL |
+		    MSG_DONTWAIT);
+		now = integ_now_ms();
+		if (n > 0) {
+			EVP_DigestUpdate(smd, sbuf + soff, (size_t)n);
+			soff += (size_t)n;
+			sent += (unsigned long long)n;
+			last = now;
+			continue;
+		}
+		ck_assert_msg(errno == EAGAIN || errno == EINTR, "send after "
+		    "%llu bytes: %s", sent, io_state());
+		if (now - last >= FLOOD_STUCK_MS) {
+			stuck = 1;
+			break;
+		}
+		ck_assert_msg(now < deadline, "after %d ms flowgate still "
+		    "takes bytes from a client that never reads: %llu so far",
+		    FLOOD_SEND_MS, sent);
+		pfd.fd = fd;
+		pfd.events = POLLOUT;
+		(void)poll(&pfd, 1, (int)(FLOOD_STUCK_MS - (now - last)));
+	}
+	rss1 = daemon_rss_kb();
+	fprintf(stderr, "integ: echo flood: %llu bytes taken, VmRSS %lld -> "
+	    "%lld KiB\n", sent, rss0, rss1);
+	ck_assert_msg(stuck, "flowgate took all %llu bytes from a client that "
+	    "never reads (VmRSS %lld -> %lld KiB)", sent, rss0, rss1);
+	ck_assert_msg(rss1 > 0 && rss1 - rss0 < FLOOD_RSS_KB, "VmRSS grew "
+	    "from %lld to %lld KiB holding %llu bytes (buffer 64KiB)", rss0,
+	    rss1, sent);
+
+	/* Now read: exactly what was taken comes back, then nothing. */
+	deadline = integ_now_ms() + IO_MS;
+	while (recvd < sent && integ_now_ms() < deadline) {
+		n = integ_recv_wait(fd, rbuf, FLOOD_CHUNK,
+		    (int)(deadline - integ_now_ms()));
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		ck_assert_msg(n > 0, "after %llu of %llu bytes back: %s",
+		    recvd, sent, n == 0 ? "EOF" : io_state());
+		EVP_DigestUpdate(rmd, rbuf, (size_t)n);
+		recvd += (unsigned long long)n;
+	}
+	ck_assert_msg(recvd == sent, "%llu of %llu bytes came back within %d "
+	    "ms", recvd, sent, IO_MS);
+	n = integ_recv_wait(fd, rbuf, FLOOD_CHUNK, 200);
+	ck_assert_msg(n == -1 && errno == ETIMEDOUT, "more than the %llu "
+	    "bytes taken came back", sent);
+	md_hex(smd, shex);
+	md_hex(rmd, rhex);
+	ck_assert_str_eq(rhex, shex);
+
+	/* The echo passes our FIN back once it has nothing left. */
+	ck_assert(shutdown(fd, SHUT_WR) == 0);
+	assert_closed_empty(fd, IO_MS, "after our FIN");
+	close(fd);
+	ck_assert_msg(integ_log_wait(0, re_closed(re, sizeof(re), "e",
+	    "127.0.0.1", port), LOG_MS, line, sizeof(line)) == 0,
+	    "no flow closed line for the flood");
+	assert_field(line, "reason", "closed");
+	assert_num(line, "bytes_in", (long long)sent + 7);
+	assert_num(line, "bytes_out", (long long)sent + 7);
+
+	EVP_MD_CTX_free(smd);
+	EVP_MD_CTX_free(rmd);
+	free(sbuf);
+	free(rbuf);
+	integ_daemon_stop_ok(STOP_MS);
+}
+END_TEST
+
 /* One TCase per behaviour, each in its own scratch directory. */
 static TCase *
 integ_tcase(Suite *s, const char *name, int timeout)
@@ -1425,6 +1694,8 @@ integ_suite(void)
 	    test_integ_tcp_refused_target);
 	tcase_add_test(integ_tcase(s, "tcp_max_flows", 20),
 	    test_integ_tcp_max_flows);
+	tcase_add_test(integ_tcase(s, "echo_flood_bounded", 30),
+	    test_integ_echo_flood_bounded);
 	tcase_add_test(integ_tcase(s, "sighup_adds_service", 30),
 	    test_integ_sighup_adds_service);
 	tcase_add_test(integ_tcase(s, "udp_icmp_refused", 20),
@@ -1439,6 +1710,8 @@ integ_suite(void)
 	    test_integ_sigterm_exits_0);
 	tcase_add_test(integ_tcase(s, "sigterm_drains_live_flows", 30),
 	    test_integ_sigterm_drains_live_flows);
+	tcase_add_test(integ_tcase(s, "double_sigterm", 30),
+	    test_integ_double_sigterm);
 	tcase_add_test(integ_tcase(s, "bind_conflict_exits_1", 20),
 	    test_integ_bind_conflict_exits_1);
 	tcase_add_test(integ_tcase(s, "check_cmd", 20),

@@ -23,7 +23,8 @@
  * `flowgate certs`, a fresh CA per test, and a second, unrelated CA for
  * the refusals.  Crafted headers and TLS corner cases use an in-process
  * OpenSSL client on a blocking socket with short socket timeouts; the
- * vector case also drives `openssl s_client`.  Every test asserts the
+ * vector case also drives `openssl s_client`, and `flowgate probe` also
+ * meets a fake agent (an OpenSSL server thread).  Every test asserts the
  * bytes that came back, how the connection ended and what the daemon
  * logged.
  */
@@ -51,6 +52,7 @@
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <regex.h>
 #include <signal.h>
 #include <stdio.h>
@@ -411,22 +413,17 @@ tc_fail(struct tc *c, const char *what, int se, int syserr)
 }
 
 /*
- * Connect to 127.0.0.1:port and shake hands.  alpn is a comma-separated
- * list ("" or NULL offers none); cert and key may be NULL; maxver 0 means
- * TLS 1.3.  Returns 0, or -1 with c->err; either way tc_close follows.
+ * A client session, not connected yet.  alpn is a comma-separated list
+ * ("" or NULL offers none); cert and key may be NULL; maxver 0 means
+ * TLS 1.3.  tc_close frees it.
  */
-static int
-tc_open(struct tc *c, uint16_t port, const char *alpn, const char *cert,
-    const char *key, const char *ca, int maxver)
+static void
+tc_new(struct tc *c, const char *alpn, const char *cert, const char *key,
+    const char *ca, int maxver)
 {
-	struct sockaddr_storage	 ss;
-	socklen_t		 len;
-	struct timeval		 tv;
-	unsigned char		 wire[256];
-	const char		*p, *comma;
-	uint64_t		 deadline;
-	size_t			 wl = 0, n;
-	int			 r, se;
+	unsigned char	 wire[256];
+	const char	*p, *comma;
+	size_t		 wl = 0, n;
 
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
@@ -463,6 +460,15 @@ tc_open(struct tc *c, uint16_t port, const char *alpn, const char *cert,
 	ck_assert_msg(c->ssl != NULL, "SSL_new failed");
 	ck_assert(SSL_set1_host(c->ssl, VERIFY_NAME) == 1);
 	ck_assert(SSL_set_tlsext_host_name(c->ssl, VERIFY_NAME) == 1);
+}
+
+/* A TCP connection to 127.0.0.1:port under c's session; no TLS yet. */
+static void
+tc_connect(struct tc *c, uint16_t port)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		len;
+	struct timeval		tv;
 
 	integ_addr(AF_INET, port, &ss, &len);
 	c->fd = integ_tcp_connect(&ss, len, IO_MS);
@@ -476,6 +482,14 @@ tc_open(struct tc *c, uint16_t port, const char *alpn, const char *cert,
 	ck_assert(setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv,
 	    sizeof(tv)) == 0);
 	ck_assert(SSL_set_fd(c->ssl, c->fd) == 1);
+}
+
+/* Shake hands on c's connection: 0, or -1 with c->err. */
+static int
+tc_handshake(struct tc *c)
+{
+	uint64_t	deadline;
+	int		r, se;
 
 	deadline = integ_now_ms() + IO_MS;
 	for (;;) {
@@ -490,6 +504,19 @@ tc_open(struct tc *c, uint16_t port, const char *alpn, const char *cert,
 		tc_fail(c, "handshake", se, errno);
 		return (-1);
 	}
+}
+
+/*
+ * Connect to 127.0.0.1:port and shake hands, arguments as for tc_new.
+ * Returns 0, or -1 with c->err; either way tc_close follows.
+ */
+static int
+tc_open(struct tc *c, uint16_t port, const char *alpn, const char *cert,
+    const char *key, const char *ca, int maxver)
+{
+	tc_new(c, alpn, cert, key, ca, maxver);
+	tc_connect(c, port);
+	return (tc_handshake(c));
 }
 
 /* The negotiated ALPN protocol, "" for none. */
@@ -1874,6 +1901,306 @@ START_TEST(test_tls_half_close)
 }
 END_TEST
 
+/*
+ * 10. TLS 1.2 with a client certificate, three times, each connection
+ * offering the session of the one before (as OpenSSL's and Go's clients
+ * do): every handshake succeeds, as a resumption or a full one.  The
+ * server used to hand out TLS 1.2 sessions (tickets, ids) while verifying
+ * clients without a session id context, and OpenSSL failed every
+ * handshake that offered one back: "session id context uninitialized".
+ */
+#define REUSE_ROUNDS	3
+
+START_TEST(test_tls_tls12_session_reuse)
+{
+	struct integ_echo	*echo;
+	struct tc		 c;
+	SSL_SESSION		*sess = NULL;
+	uint8_t			 hdr[SH_SIZE];
+	char			 line[LINE_MAX_LEN], msg[64], buf[64];
+	size_t			 n;
+	uint16_t		 sport;
+	int			 i, how, offered;
+
+	echo = integ_echo_start(INTEG_ECHO_TCP, AF_INET);
+	pki_make(&pa, "a");
+	sport = srv_start(&pa, "    allow: [\"127.0.0.0/8\"]\n");
+	hdr_for(integ_echo_port(echo), hdr);
+
+	for (i = 0; i < REUSE_ROUNDS; i++) {
+		tc_new(&c, ALPN_STREAM, pa.cli_crt, pa.cli_key, pa.ca,
+		    TLS1_2_VERSION);
+		offered = sess != NULL && SSL_SESSION_is_resumable(sess);
+		if (sess != NULL) {
+			ck_assert(SSL_set_session(c.ssl, sess) == 1);
+			SSL_SESSION_free(sess);
+			sess = NULL;
+		}
+		tc_connect(&c, sport);
+		ck_assert_msg(tc_handshake(&c) == 0, "connection %d (%s): %s",
+		    i + 1, offered ? "offering the last session" : "no "
+		    "session to offer", c.err);
+		ck_assert_int_eq(SSL_version(c.ssl), TLS1_2_VERSION);
+		fprintf(stderr, "tls: TLS 1.2 connection %d: %s, %s\n", i + 1,
+		    offered ? "session offered" : "no session offered",
+		    SSL_session_reused(c.ssl) ? "resumed" : "full handshake");
+		ck_assert_msg(tc_write(&c, hdr, sizeof(hdr)) == 0, "connection "
+		    "%d: header: %s", i + 1, c.err);
+		snprintf(msg, sizeof(msg), "TLS 1.2 connection %d", i + 1);
+		tc_ping(&c, msg, msg);
+		/* A clean end keeps the session resumable for the client. */
+		tc_shutdown(&c);
+		n = tc_read_eof(&c, buf, sizeof(buf), IO_MS, &how);
+		ck_assert_msg(n == 0 && how == 0, "%s: after close_notify: %zu "
+		    "bytes, then %s (%s)", msg, n, how_str(how), c.err);
+		sess = SSL_get1_session(c.ssl);
+		ck_assert_ptr_nonnull(sess);
+		srv_closed_line(c.lport, line, sizeof(line), msg);
+		assert_field(line, "reason", "closed");
+		tc_close(&c);
+	}
+	SSL_SESSION_free(sess);
+	ck_assert_int_eq(integ_log_count(0, "session id context"), 0);
+	ck_assert_int_eq(integ_log_count(0, "handshake failed"), 0);
+	ck_assert_uint_eq(integ_echo_count(echo), REUSE_ROUNDS);
+
+	integ_daemon_stop_ok(STOP_MS);
+	integ_echo_stop(echo);
+}
+END_TEST
+
+/*
+ * 11. flowgate probe wants a close_notify as the agent's answer: a fake
+ * agent that shakes hands, reads the 275-byte health header and then
+ * closes TCP without close_notify makes it exit 1; the same agent with a
+ * close_notify before its FIN makes it exit 0.  The probe used to take
+ * a bare FIN for an answer.
+ */
+struct fake_agent {
+	SSL_CTX		*ctx;
+	int		 lfd;
+	uint16_t	 port;
+	int		 close_notify;	/* answer with close_notify */
+	pthread_t	 thread;
+	size_t		 got;		/* header bytes read */
+	char		 err[256];	/* what went wrong, "" if nothing */
+};
+
+/*
+ * The fake agent's thread: one connection, every step bounded.  It may
+ * not assert (only the test's thread may), so it leaves a note in err.
+ */
+static void *
+fake_agent_main(void *arg)
+{
+	struct fake_agent	*fa = arg;
+	struct pollfd		 pfd;
+	struct timeval		 tv;
+	SSL			*ssl = NULL;
+	uint64_t		 deadline;
+	char			 buf[512], ebuf[128];
+	ssize_t			 n;
+	int			 fd = -1, r, se;
+
+	pfd.fd = fa->lfd;
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, RUN_MS) != 1 ||
+	    (fd = accept4(fa->lfd, NULL, NULL, SOCK_CLOEXEC)) == -1) {
+		snprintf(fa->err, sizeof(fa->err), "no connection");
+		return (NULL);
+	}
+	tv.tv_sec = 0;
+	tv.tv_usec = SOCK_TMO_MS * 1000;
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if ((ssl = SSL_new(fa->ctx)) == NULL || SSL_set_fd(ssl, fd) != 1) {
+		snprintf(fa->err, sizeof(fa->err), "SSL_new failed");
+		goto out;
+	}
+	deadline = integ_now_ms() + IO_MS;
+	while ((r = SSL_accept(ssl)) != 1) {
+		se = SSL_get_error(ssl, r);
+		if ((se != SSL_ERROR_WANT_READ && se != SSL_ERROR_WANT_WRITE) ||
+		    integ_now_ms() >= deadline) {
+			ERR_error_string_n(ERR_peek_error(), ebuf,
+			    sizeof(ebuf));
+			snprintf(fa->err, sizeof(fa->err), "handshake failed: "
+			    "ssl_error=%d %s", se, ebuf);
+			goto out;
+		}
+	}
+	while (fa->got < SH_SIZE && integ_now_ms() < deadline) {
+		r = SSL_read(ssl, buf, (int)(SH_SIZE - fa->got));
+		if (r > 0) {
+			fa->got += (size_t)r;
+			continue;
+		}
+		se = SSL_get_error(ssl, r);
+		if (se != SSL_ERROR_WANT_READ && se != SSL_ERROR_WANT_WRITE)
+			break;
+	}
+	if (fa->got != SH_SIZE) {
+		snprintf(fa->err, sizeof(fa->err), "read %zu header bytes",
+		    fa->got);
+		goto out;
+	}
+	if (fa->close_notify)
+		(void)SSL_shutdown(ssl);
+	/* The FIN; then wait for the probe to go, so no reset follows. */
+	(void)shutdown(fd, SHUT_WR);
+	while (integ_now_ms() < deadline) {
+		n = recv(fd, buf, sizeof(buf), 0);
+		if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR))
+			break;
+	}
+out:
+	ERR_clear_error();
+	SSL_free(ssl);
+	if (fd != -1)
+		close(fd);
+	return (NULL);
+}
+
+START_TEST(test_tls_probe_needs_close_notify)
+{
+	struct fake_agent	 fa;
+	struct sockaddr_storage	 ss;
+	socklen_t		 len;
+	const char		*what;
+	char			*out, *err, sbuf[64];
+	int			 status, cn;
+
+	pki_make(&pa, "a");
+	memset(&fa, 0, sizeof(fa));
+	fa.ctx = SSL_CTX_new(TLS_server_method());
+	ck_assert(fa.ctx != NULL);
+	ck_assert(SSL_CTX_set_min_proto_version(fa.ctx, TLS1_2_VERSION) == 1);
+	ck_assert_msg(SSL_CTX_use_certificate_chain_file(fa.ctx,
+	    pa.srv_crt) == 1 && SSL_CTX_use_PrivateKey_file(fa.ctx,
+	    pa.srv_key, SSL_FILETYPE_PEM) == 1, "cannot load %s", pa.srv_crt);
+	ck_assert(SSL_CTX_load_verify_locations(fa.ctx, pa.ca, NULL) == 1);
+	SSL_CTX_set_verify(fa.ctx, SSL_VERIFY_PEER |
+	    SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	/* Nothing but the close, or its absence, after the handshake. */
+	SSL_CTX_set_num_tickets(fa.ctx, 0);
+	fa.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert(fa.lfd != -1);
+	integ_addr(AF_INET, 0, &ss, &len);
+	ck_assert(bind(fa.lfd, (struct sockaddr *)&ss, len) == 0);
+	ck_assert(listen(fa.lfd, 4) == 0);
+	fa.port = integ_local_port(fa.lfd);
+
+	for (cn = 0; cn <= 1; cn++) {
+		what = cn ? "close_notify, then FIN" :
+		    "FIN without close_notify";
+		fa.close_notify = cn;
+		fa.got = 0;
+		fa.err[0] = '\0';
+		ck_assert(pthread_create(&fa.thread, NULL, fake_agent_main,
+		    &fa) == 0);
+		status = probe_run(fa.port, &pa, &pa, "5s", &out, &err);
+		ck_assert(pthread_join(fa.thread, NULL) == 0);
+		ck_assert_msg(fa.err[0] == '\0', "fake agent (%s): %s", what,
+		    fa.err);
+		if (cn) {
+			ck_assert_msg(status != -1 && WIFEXITED(status) &&
+			    WEXITSTATUS(status) == 0, "probe, answered with "
+			    "%s: %s, expected exit status 0; stdout: %s "
+			    "stderr: %s", what, integ_status_str(status, sbuf,
+			    sizeof(sbuf)), out, err);
+			ck_assert_msg(strncmp(out, "OK tls-stream://127.0.0.1:",
+			    26) == 0, "probe printed \"%s\"", out);
+		} else
+			assert_probe_fail(status, out, err, "after the "
+			    "handshake", "answered with a FIN without "
+			    "close_notify");
+		free(out);
+		free(err);
+	}
+	close(fa.lfd);
+	SSL_CTX_free(fa.ctx);
+}
+END_TEST
+
+/*
+ * 12. A reload while a connection waits before its handshake, on a
+ * server with fallback (only a comment changed): the handshake that
+ * follows, offering http/1.1, goes to the fallback.  The ALPN callback
+ * used to read the service's settings through the TLS context, which
+ * still pointed into the configuration the reload freed: ASan reported
+ * a heap-use-after-free, a plain build read stale memory and passed.
+ */
+START_TEST(test_tls_reload_during_handshake)
+{
+	struct integ_echo	*echo, *fb;
+	struct tc		 c;
+	char			 extra[256], line[LINE_MAX_LEN], alpn[64];
+	char			 dst[64], buf[256], *conf;
+	const char		*msg = "GET / HTTP/1.1\r\n\r\n";
+	uint64_t		 deadline;
+	size_t			 n, mark;
+	uint16_t		 sport;
+	long long		 flows = -1;
+	int			 how;
+
+	echo = integ_echo_start(INTEG_ECHO_TCP, AF_INET);
+	fb = integ_echo_start(INTEG_ECHO_TCP, AF_INET);
+	pki_make(&pa, "a");
+	snprintf(extra, sizeof(extra), "    allow: [\"127.0.0.0/8\"]\n"
+	    "    fallback: tcp://127.0.0.1:%u\n",
+	    (unsigned)integ_echo_port(fb));
+	sport = srv_start(&pa, extra);
+
+	/* Connected, no ClientHello yet: wait until the daemon has it. */
+	tc_new(&c, "http/1.1", pa.cli_crt, pa.cli_key, pa.ca, 0);
+	tc_connect(&c, sport);
+	deadline = integ_now_ms() + LOG_MS;
+	while (flows != 1 && integ_now_ms() < deadline) {
+		mark = integ_log_mark();
+		integ_daemon_signal(SIGUSR1);
+		if (integ_log_wait(mark, "info stats service=agent flows=",
+		    LOG_MS, line, sizeof(line)) == 0)
+			flows = integ_field_num(line, "flows");
+		if (flows != 1)
+			integ_sleep_ms(20);
+	}
+	ck_assert_msg(flows == 1, "the server did not take our connection "
+	    "(flows=%lld)", flows);
+
+	conf = integ_read_file(integ.conf, NULL);
+	ck_assert_ptr_nonnull(conf);
+	integ_conf_write("%s# reloaded: only this comment is new\n", conf);
+	free(conf);
+	mark = integ_log_mark();
+	integ_daemon_signal(SIGHUP);
+	ck_assert_msg(integ_log_wait(mark, "configuration reloaded", LOG_MS,
+	    NULL, 0) == 0, "no \"configuration reloaded\" within %d ms",
+	    LOG_MS);
+
+	ck_assert_msg(tc_handshake(&c) == 0, "handshake after the reload: %s",
+	    c.err);
+	ck_assert_str_eq(tc_alpn(&c, alpn, sizeof(alpn)), "http/1.1");
+	tc_ping(&c, msg, "fallback after the reload");
+	tc_shutdown(&c);
+	n = tc_read_eof(&c, buf, sizeof(buf), IO_MS, &how);
+	ck_assert_msg(n == 0 && how == 0, "after close_notify: %zu bytes, "
+	    "then %s (%s)", n, how_str(how), c.err);
+	srv_closed_line(c.lport, line, sizeof(line), "fallback after reload");
+	assert_field(line, "reason", "closed");
+	snprintf(dst, sizeof(dst), "127.0.0.1:%u",
+	    (unsigned)integ_echo_port(fb));
+	assert_field(line, "dst", dst);
+	assert_num(line, "bytes_in", (long long)strlen(msg));
+	tc_close(&c);
+	ck_assert_uint_eq(integ_echo_count(fb), 1);
+	ck_assert_uint_eq(integ_echo_count(echo), 0);
+
+	integ_daemon_stop_ok(STOP_MS);
+	integ_echo_stop(echo);
+	integ_echo_stop(fb);
+}
+END_TEST
+
 /* One TCase per behaviour, each in its own scratch directory. */
 static TCase *
 tls_tcase(Suite *s, const char *name, int timeout)
@@ -1906,6 +2233,12 @@ tls_suite(void)
 	tcase_add_test(tls_tcase(s, "many_tunnels", 60),
 	    test_tls_many_tunnels);
 	tcase_add_test(tls_tcase(s, "half_close", 20), test_tls_half_close);
+	tcase_add_test(tls_tcase(s, "tls12_session_reuse", 20),
+	    test_tls_tls12_session_reuse);
+	tcase_add_test(tls_tcase(s, "probe_needs_close_notify", 30),
+	    test_tls_probe_needs_close_notify);
+	tcase_add_test(tls_tcase(s, "reload_during_handshake", 20),
+	    test_tls_reload_during_handshake);
 	return (s);
 }
 
