@@ -1193,9 +1193,10 @@ integ_udp_read_cb(evutil_socket_t fd, short what, void *arg)
 		    (struct sockaddr *)&ss, &len);
 		if (n == -1)
 			break;
-		if (sendto(fd, e->buf, (size_t)n, 0, (struct sockaddr *)&ss,
-		    len) == n)
-			e->count++;
+		/* Count first: the client may read the echo before we return. */
+		e->count++;
+		(void)sendto(fd, e->buf, (size_t)n, 0, (struct sockaddr *)&ss,
+		    len);
 	}
 }
 
