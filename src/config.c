@@ -442,6 +442,7 @@ const char config_default_yaml[] =
     "#   echo hello | socat - TCP:127.0.0.1:7001\n"
     "#   echo hello | socat - TCP:127.0.0.1:7002   (through TLS)\n"
     "workers: 1\n"
+    "max_flows: 1000\n"
     "tls:\n"
     "  ca: \"@STATE@/ca.crt\"\n"
     "services:\n"

@@ -2164,7 +2164,7 @@ START_TEST(test_config_find_service)
 	sc = config_find_service(cfg, "tcp-echo");
 	ck_assert_ptr_nonnull(sc);
 	ck_assert_str_eq(sc->name, "tcp-echo");
-	ck_assert_int_eq(sc->line, 31);
+	ck_assert_int_eq(sc->line, 32);
 	ck_assert_int_eq(sc->col, 5);
 	ck_assert_ptr_null(config_find_service(cfg, "tcp"));
 	ck_assert_ptr_null(config_find_service(cfg, ""));
