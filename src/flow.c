@@ -339,10 +339,49 @@ struct flow_dns {
 	struct evutil_addrinfo *ai;
 };
 
+#define FLOW_ALTS_MAX	7	/* addresses kept beyond the first */
+
+/*
+ * Keep the addresses after the first, so a connect that fails can try the
+ * next one (a name with AAAA and A records, a service on one of them).
+ */
+static void
+flow_keep_alts(struct flow *f, struct evutil_addrinfo *ai)
+{
+	struct evutil_addrinfo	*a;
+	int			 n = 0;
+
+	for (a = ai->ai_next; a != NULL && n < FLOW_ALTS_MAX; a = a->ai_next)
+		n++;
+	if (n == 0 || (f->alts = calloc((size_t)n, sizeof(*f->alts))) ==
+	    NULL)
+		return;
+	for (a = ai->ai_next; a != NULL && f->nalts < n; a = a->ai_next) {
+		if (a->ai_addrlen > sizeof(*f->alts))
+			continue;
+		memcpy(&f->alts[f->nalts++], a->ai_addr, a->ai_addrlen);
+	}
+}
+
+/* The next address of the destination's name, if there is one. */
+int
+flow_next_address(struct flow *f, struct sockaddr_storage *ss,
+    socklen_t *len)
+{
+	if (f->ialt >= f->nalts)
+		return (-1);
+	*ss = f->alts[f->ialt++];
+	*len = ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
+	    sizeof(struct sockaddr_in);
+	return (0);
+}
+
 static void
 flow_resolve_deliver(struct flow *f, flow_resolve_cb cb, int result,
     struct evutil_addrinfo *ai)
 {
+	if (result == 0 && ai != NULL)
+		flow_keep_alts(f, ai);
 	if (result != 0 || ai == NULL)
 		cb(f, NULL, 0, result != 0 ? result : EVUTIL_EAI_FAIL);
 	else
@@ -476,6 +515,27 @@ flow_clean_end(struct half *h)
 	    strcmp(r, "tls") != 0);
 }
 
+/* Drop h's socket and events, to dial it again (the next address). */
+void
+half_reset(struct half *h)
+{
+	if (h->ev != NULL)
+		event_free(h->ev);
+	if (h->wev != NULL)
+		event_free(h->wev);
+	if (h->tev != NULL)
+		event_free(h->tev);
+	h->ev = h->wev = h->tev = NULL;
+	if (h->ssl != NULL) {
+		SSL_free(h->ssl);
+		h->ssl = NULL;
+	}
+	if (h->fd != -1) {
+		close(h->fd);
+		h->fd = -1;
+	}
+}
+
 static void
 half_close(struct half *h)
 {
@@ -554,6 +614,8 @@ flow_close(struct flow *f, const char *reason)
 
 	wheel_del(&w->wheel, &f->idle);
 	flow_resolve_cancel(f);
+	free(f->alts);
+	f->alts = NULL;
 	half_close(&f->in);
 	half_close(&f->out);
 	if (f->pending != NULL)

@@ -430,6 +430,9 @@ struct flow {
 	struct evbuffer	*pending;	/* dgram: queued before out is ready */
 	int		 npending;
 	struct flow_dns	*dns;		/* lookup in progress, or NULL */
+	struct sockaddr_storage *alts;	/* further addresses of the name */
+	int		 nalts;
+	int		 ialt;		/* the next one to try */
 	const char	*reason;	/* why it closed: one word */
 	int		 err;		/* errno behind the reason, or 0 */
 };
@@ -469,6 +472,9 @@ typedef void	 (*flow_resolve_cb)(struct flow *, const struct sockaddr *,
 		    socklen_t, int);
 void		 flow_resolve(struct flow *, const char *host, uint16_t port,
 		    int socktype, flow_resolve_cb);
+int		 flow_next_address(struct flow *, struct sockaddr_storage *,
+		    socklen_t *);
+void		 half_reset(struct half *);
 int		 half_dial(struct half *, int socktype,
 		    int (*)(struct half *, const struct sockaddr *, socklen_t));
 

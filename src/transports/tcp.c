@@ -222,8 +222,20 @@ tcp_connect(struct half *h, const struct sockaddr *sa, socklen_t len,
 static void
 tcp_connected(struct half *h, int err)
 {
-	struct flow	*f = h->flow;
+	struct flow		*f = h->flow;
+	struct sockaddr_storage	 ss;
+	socklen_t		 len;
 
+	/* A name with more addresses: try the next one. */
+	while (err != 0 && flow_next_address(f, &ss, &len) == 0) {
+		flow_log(f, LOG_LVL_DEBUG, "connect failed (%s), trying the "
+		    "next address", strerror(err));
+		half_reset(h);
+		if (tcp_connect(h, (struct sockaddr *)&ss, len,
+		    f->service->conf->connect_timeout, tcp_connected) == 0)
+			return;
+		err = errno;
+	}
 	if (err != 0) {
 		f->err = err;
 		flow_close(f, err == ECONNREFUSED ? "refused" :

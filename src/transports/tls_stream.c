@@ -300,10 +300,22 @@ tls_out_handshake_done(struct half *h, int result)
 static void
 tls_out_connected(struct half *h, int err)
 {
-	struct flow	*f = h->flow;
-	uint64_t	 spent = now_ms() - f->start;
-	uint64_t	 left = f->service->conf->connect_timeout;
+	struct flow		*f = h->flow;
+	struct sockaddr_storage	 ss;
+	socklen_t		 len;
+	uint64_t		 spent = now_ms() - f->start;
+	uint64_t		 left = f->service->conf->connect_timeout;
 
+	/* A name with more addresses: try the next one. */
+	while (err != 0 && flow_next_address(f, &ss, &len) == 0) {
+		flow_log(f, LOG_LVL_DEBUG, "connect failed (%s), trying the "
+		    "next address", strerror(err));
+		half_reset(h);
+		if (tcp_connect(h, (struct sockaddr *)&ss, len, left,
+		    tls_out_connected) == 0)
+			return;
+		err = errno;
+	}
 	if (err != 0) {
 		f->err = err;
 		flow_close(f, err == ECONNREFUSED ? "refused" :
