@@ -59,6 +59,10 @@
 
 set -u
 
+SCRIPT_DIR=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/bench/lib.sh
+. "$SCRIPT_DIR/lib.sh" || exit 1
+
 DURATION=
 ROUNDS=1
 QUICK=0
@@ -73,128 +77,28 @@ usage() {
 }
 
 while [ $# -gt 0 ]; do
+	bench_arg "$@"
+	[ "$NARG" -gt 0 ] && { shift "$NARG"; continue; }
 	case "$1" in
-	--duration)	[ $# -ge 2 ] || usage; DURATION=$2; shift 2 ;;
-	--duration=*)	DURATION=${1#*=}; shift ;;
-	--rounds)	[ $# -ge 2 ] || usage; ROUNDS=$2; shift 2 ;;
-	--rounds=*)	ROUNDS=${1#*=}; shift ;;
-	--flows)	[ $# -ge 2 ] || usage; FLOWS=$2; shift 2 ;;
-	--flows=*)	FLOWS=${1#*=}; shift ;;
 	--sessions)	[ $# -ge 2 ] || usage; SESSIONS=$2; shift 2 ;;
 	--sessions=*)	SESSIONS=${1#*=}; shift ;;
-	--quick)	QUICK=1; shift ;;
-	-h|--help)	usage ;;
 	*)		usage ;;
 	esac
 done
-# --quick only changes the defaults; an explicit --duration wins.
-if [ -z "$DURATION" ]; then
-	if [ "$QUICK" = 1 ]; then DURATION=2; else DURATION=6; fi
-fi
-case "$DURATION" in ''|*[!0-9]*) usage ;; esac
-case "$ROUNDS" in ''|*[!0-9]*) usage ;; esac
-case "$FLOWS" in ''|*[!0-9]*) usage ;; esac
+check_args
 case "$SESSIONS" in ''|*[!0-9]*) usage ;; esac
-if [ "$DURATION" -lt 1 ] || [ "$DURATION" -gt 600 ] ||
-    [ "$ROUNDS" -lt 1 ] || [ "$ROUNDS" -gt 10 ] ||
-    [ "$FLOWS" -lt 2 ] || [ "$FLOWS" -gt 256 ] ||
+if [ "$FLOWS" -lt 2 ] || [ "$FLOWS" -gt 256 ] ||
     [ "$SESSIONS" -gt 4000 ]; then
 	usage
 fi
 
-SCRIPT_DIR=$(cd "$(dirname "$0")" && pwd)
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/fg-dtls.XXXXXX") || exit 1
-PGIDS=""
-FAILED=0
-
-# Each child runs in its own session (setsid), so one kill of its
-# process group takes everything it started (socat's children) with it.
-stop_group() {
-	local pid=$1 _
-
-	kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null
-	for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
-		kill -0 -- "-$pid" 2>/dev/null || kill -0 "$pid" 2>/dev/null ||
-		    break
-		sleep 0.1
-	done
-	kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
-	PGIDS=$(echo " $PGIDS " | sed "s/ $pid / /g")
-}
-
-# shellcheck disable=SC2317  # invoked by the trap
-cleanup() {
-	local pid
-
-	trap - EXIT INT TERM
-	for pid in $PGIDS; do
-		stop_group "$pid"
-	done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# start_bg NAME CMD...: runs CMD in the background, logging to $TMP/NAME.log;
-# the pid (also its process group) is left in BG_PID.  setsid execs in
-# place here (a background child of a non-interactive shell is not a
-# group leader), so BG_PID is the proxy itself, whose /proc/PID files we
-# read and to which we send SIGUSR1.
-start_bg() {
-	local name=$1
-
-	shift
-	if command -v setsid >/dev/null 2>&1; then
-		setsid "$@" >"$TMP/$name.log" 2>&1 </dev/null &
-	else
-		"$@" >"$TMP/$name.log" 2>&1 </dev/null &
-	fi
-	BG_PID=$!
-	PGIDS="$PGIDS $BG_PID"
-}
-
-# wait_file FILE: up to 5 s for a port file to appear.
-wait_file() {
-	local _
-
-	for _ in $(seq 1 50); do
-		[ -s "$1" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
+bench_init dtls
 
 # The tools. ------------------------------------------------------------
 
-if [ -z "${FG_BENCH:-}" ]; then
-	for f in "$SCRIPT_DIR/fg-bench" "$PWD/tests/bench/fg-bench"; do
-		if [ -x "$f" ]; then
-			FG_BENCH=$f
-			break
-		fi
-	done
-fi
-if [ -z "${FG_BENCH:-}" ] || [ ! -x "$FG_BENCH" ]; then
-	echo "fg-bench not found; building it from $SCRIPT_DIR/fg-bench.c" >&2
-	if ! ${CC:-cc} -O2 -std=c11 -D_GNU_SOURCE -pthread \
-	    -o "$TMP/fg-bench" "$SCRIPT_DIR/fg-bench.c" -lm; then
-		echo "cannot build fg-bench; set FG_BENCH" >&2
-		exit 1
-	fi
-	FG_BENCH=$TMP/fg-bench
-fi
-
-if [ -z "${FLOWGATE:-}" ]; then
-	FLOWGATE=$SCRIPT_DIR/../../src/flowgate
-	[ -x "$FLOWGATE" ] || [ ! -x "$PWD/src/flowgate" ] ||
-	    FLOWGATE=$PWD/src/flowgate
-fi
-if [ ! -x "$FLOWGATE" ] || [ -d "$FLOWGATE" ]; then
-	# The certificates come from it too, so nothing runs without it.
-	echo "flowgate not found at $FLOWGATE; set FLOWGATE" >&2
-	exit 1
-fi
+find_fg_bench
+# The certificates come from it too, so nothing runs without it.
+find_flowgate required
 SOCAT=${SOCAT:-socat}
 HAVE_SOCAT=0
 SOCAT_WHY="not installed"
@@ -210,63 +114,17 @@ CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
 
 # Certificates, echo server, ports. -------------------------------------
 
-CERTS=$TMP/certs
-if ! "$FLOWGATE" certs -d "$CERTS" >"$TMP/certs.log" 2>&1; then
-	echo "flowgate certs failed:" >&2
-	cat "$TMP/certs.log" >&2
-	exit 1
-fi
+make_certs
 # socat takes the certificate and its key from one PEM file.
 cat "$CERTS/client.crt" "$CERTS/client.key" >"$CERTS/client.pem"
 cat "$CERTS/server.crt" "$CERTS/server.key" >"$CERTS/server.pem"
 
-start_bg echo-udp "$FG_BENCH" echo-udp -l 127.0.0.1:0 -p "$TMP/echo-udp.port"
-if ! wait_file "$TMP/echo-udp.port"; then
-	echo "echo server did not start:" >&2
-	cat "$TMP/echo-udp.log" >&2
-	exit 1
-fi
-ECHO_UDP=$(cat "$TMP/echo-udp.port")
-
-PORTS=$("$FG_BENCH" freeport -n 4) || exit 1
-FG_C=$(echo "$PORTS" | sed -n 1p)
-FG_S=$(echo "$PORTS" | sed -n 2p)
-SO_C=$(echo "$PORTS" | sed -n 3p)
-SO_S=$(echo "$PORTS" | sed -n 4p)
+echo_start udp
+free_ports FG_C FG_S SO_C SO_S
 
 # Configurations. -------------------------------------------------------
 
-# fg_conf ROLE LEVEL: writes $TMP/fg-ROLE-LEVEL.yml.
-fg_conf() {
-	local role=$1 level=$2 f=$TMP/fg-$1-$2.yml
-
-	if [ "$role" = client ]; then
-		cat >"$f" <<EOF
-workers: 1
-log: {level: $level}
-services:
-  - name: bench-dtls-client
-    listen: udp://127.0.0.1:$FG_C
-    forward: dtls://127.0.0.1:$FG_S
-    destination: 127.0.0.1:$ECHO_UDP
-    tls: {cert: $CERTS/client.crt, key: $CERTS/client.key, ca: $CERTS/ca.crt}
-EOF
-	else
-		cat >"$f" <<EOF
-workers: 1
-log: {level: $level}
-services:
-  - name: bench-dtls-server
-    listen: dtls://127.0.0.1:$FG_S
-    allow: [127.0.0.1/32]
-    tls: {cert: $CERTS/server.crt, key: $CERTS/server.key, ca: $CERTS/ca.crt}
-EOF
-	fi
-}
-for l in debug info warn; do
-	fg_conf client $l
-	fg_conf server $l
-done
+fg_confs dtls udp dtls "$ECHO_UDP"
 
 # socat 1.7.4: "cert" is the PEM with certificate and key, "cafile" the
 # trust anchor, "verify=1" (the default) asks for and checks the peer's
@@ -288,24 +146,14 @@ socat_cmds() {
 	    "UDP:127.0.0.1:$ECHO_UDP")
 }
 
-# Proxies. --------------------------------------------------------------
-
-CLI_PID=""
-SRV_PID=""
-
-pair_stop() {
-	[ -n "$CLI_PID" ] && stop_group "$CLI_PID"
-	[ -n "$SRV_PID" ] && stop_group "$SRV_PID"
-	CLI_PID=""
-	SRV_PID=""
-}
+# Proxies (pair_stop, pair_probe in lib.sh). ----------------------------
 
 # pair_start COLUMN LEVEL: starts a client and server pair (none for
 # direct) and probes the whole path through it; sets TARGET, or returns 1
 # with a reason in WHY.  Each probe is a datagram from a fresh source
 # port, so each one that gets through leaves one DTLS session behind.
 pair_start() {
-	local col=$1 level=$2 dbg _
+	local col=$1 level=$2 dbg
 
 	WHY=""
 	case "$col" in
@@ -339,23 +187,7 @@ pair_start() {
 		CLI_PID=$BG_PID
 		;;
 	esac
-	# Up to 5 s for an echo through the pair, giving up if one exits.
-	for _ in 1 2 3 4 5 6 7 8 9 10; do
-		if "$FG_BENCH" probe udp -t "$TARGET" -o 500 \
-		    >>"$TMP/probe.log" 2>&1; then
-			return 0
-		fi
-		if ! kill -0 "$CLI_PID" 2>/dev/null ||
-		    ! kill -0 "$SRV_PID" 2>/dev/null; then
-			break
-		fi
-	done
-	WHY=failed
-	echo "$col: no udp echo through $TARGET in 5 s; logs:" >&2
-	tail -n 20 "$TMP/$col-client.log" "$TMP/$col-server.log" |
-	    sed 's/^/  /' >&2
-	pair_stop
-	return 1
+	pair_probe "$col" udp "$TARGET"
 }
 
 # group_ticks PGID: CPU ticks (user + system, with those of reaped
@@ -414,21 +246,8 @@ live_flows() {
 
 # Which suite does each pair negotiate? ---------------------------------
 
-# Start the flowgate pair with debug logs, push one echo through it and
-# read "dtls established cipher=..." from the server.
-SUITE=""
-if pair_start flowgate debug; then
-	sleep 0.2
-	SUITE=$(sed -n 's/.*dtls established cipher=\([^ ]*\).*/\1/p' \
-	    "$TMP/flowgate-server.log" | head -n 1)
-	cp "$TMP/flowgate-server.log" "$TMP/detect-flowgate-server.log"
-fi
-pair_stop
-if [ -z "$SUITE" ]; then
-	echo "cannot tell which suite flowgate negotiates; server log:" >&2
-	sed 's/^/  /' "$TMP/detect-flowgate-server.log" >&2 2>/dev/null
-	exit 1
-fi
+# The server logs "dtls established cipher=...".
+detect_suite "dtls established cipher="
 socat_cmds "$SUITE"
 
 # The same for socat, which logs "SSL connection using SUITE" at -d -d.
@@ -456,8 +275,8 @@ SCEN_ARGS=("-f 1 -s 64" "-f $FLOWS -s 64" "-f 1 -s 1200"
     "-f $FLOWS -s 1200")
 COLS=(direct socat flowgate)
 
-# Results, keyed "scenario,column": best pps, best CPU us/datagram, lines.
-declare -A VAL CPU LINE CPULINE NOTE
+# Results (VAL, CPU, LINE, CPULINE, NOTE in lib.sh): pps and CPU
+# us/datagram.
 # Memory, one entry per round.
 MEM_SRV=()
 MEM_CLI=()
@@ -465,22 +284,12 @@ MEM_SRV_DATA=()
 MEM_CLI_DATA=()
 MEM_LINES=()
 
-field() {
-	echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"
-}
-
-better() {
-	awk -v a="$1" -v b="$2" -v dir="$3" \
-	    'BEGIN { exit !(dir == "max" ? a > b : a < b) }'
-}
-
 # measure SCENARIO COLUMN: one run; keeps the best value of the rounds.
 measure() {
-	local s=$1 col=$2 out rc v key=$1,$2 errs c0 c1 s0 s1 recv cpu cl np
+	local s=$1 col=$2 out rc key=$1,$2 c0 c1 s0 s1 recv cpu cl np
 
 	if ! pair_start "$col" warn; then
-		[ -z "${VAL[$key]:-}" ] && NOTE[$key]=$WHY
-		[ "$WHY" = failed ] && FAILED=1
+		start_failed "$key"
 		return
 	fi
 	if [ "$col" != direct ]; then
@@ -495,30 +304,16 @@ measure() {
 		c1=$(group_ticks "$CLI_PID")
 		s1=$(group_ticks "$SRV_PID")
 		np="$(group_count "$CLI_PID")+$(group_count "$SRV_PID")"
-		if ! kill -0 "$CLI_PID" 2>/dev/null ||
-		    ! kill -0 "$SRV_PID" 2>/dev/null; then
+		if ! pair_alive; then
 			echo "  $col: a proxy exited during the run" >&2
 			rc=1
 		fi
 	fi
 	pair_stop
-	out=$(echo "$out" | grep "^udp " | tail -n 1)
-	echo "  ${SCEN_NAMES[$s]} / $col: ${out:-no result (exit $rc)}"
-	if [ -z "$out" ]; then
-		NOTE[$key]=failed
-		FAILED=1
-		return
-	fi
-	errs=$(field "$out" errors)
-	v=$(field "$out" pps)
-	if [ "$rc" != 0 ] || [ "${errs:-1}" != 0 ]; then
-		FAILED=1
-		NOTE[$key]=errors
-	fi
-	if [ -z "${VAL[$key]:-}" ] || better "$v" "${VAL[$key]}" max; then
-		VAL[$key]=$v
-		LINE[$key]=$out
-	fi
+	result_line "$key" "${SCEN_NAMES[$s]} / $col" udp "$out" "$rc" ||
+	    return
+	out=$RESULT
+	keep_best "$key" "$(field "$out" pps)" "$out" "$rc"
 	[ "$col" = direct ] && return
 	# CPU microseconds of both proxies per echoed datagram; each echo
 	# crossed each proxy twice, once each way.
@@ -591,8 +386,7 @@ measure_mem() {
 	sd1=$(status_kb "$SRV_PID" VmData)
 	cr1=$(status_kb "$CLI_PID" VmRSS)
 	cd1=$(status_kb "$CLI_PID" VmData)
-	if ! kill -0 "$CLI_PID" 2>/dev/null ||
-	    ! kill -0 "$SRV_PID" 2>/dev/null; then
+	if ! pair_alive; then
 		echo "  memory: a proxy exited" >&2
 		rc=1
 	fi
@@ -638,9 +432,7 @@ measure_mem() {
 	MEM_LINES+=("server: $ds sessions, VmRSS $sr0 -> $sr1 kB, VmData $sd0 -> $sd1 kB; client: $dc sessions, VmRSS $cr0 -> $cr1 kB, VmData $cd0 -> $cd1 kB; generator: $out")
 }
 
-START=$(date +%s)
-echo "flowgate DTLS tunnel benchmark, $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
-echo "command: FLOWGATE=$FLOWGATE FG_BENCH=$FG_BENCH $CMDLINE"
+bench_start "flowgate DTLS tunnel benchmark"
 echo "host: $(uname -srm), $(nproc 2>/dev/null || echo '?') CPUs;" \
     "$(openssl version 2>/dev/null || echo 'openssl ?');" \
     "socat: $([ "$HAVE_SOCAT" = 1 ] && "$SOCAT" -V 2>/dev/null |
@@ -658,44 +450,13 @@ echo "suite: flowgate negotiates $SUITE (pinned in flowgate);" \
     "fresh flowgate pair, once per round"
 echo
 
-for ((r = 1; r <= ROUNDS; r++)); do
-	[ "$ROUNDS" -gt 1 ] && echo "round $r of $ROUNDS"
-	for ((s = 0; s < ${#SCEN_NAMES[@]}; s++)); do
-		for col in "${COLS[@]}"; do
-			measure "$s" "$col"
-		done
-	done
+# round_end: the memory test, once per round.
+round_end() {
 	[ "$SESSIONS" -gt 0 ] && measure_mem
-done
+}
+rounds
 
 # The table. ------------------------------------------------------------
-
-# cell ARRAY S COL: the value, or why there is none; "!" marks errors.
-cell() {
-	local -n arr=$1
-	local key=$2,$3
-
-	if [ -n "${arr[$key]:-}" ]; then
-		printf '%s%s' "${arr[$key]}" \
-		    "$([ "${NOTE[$key]:-}" = errors ] && echo '!')"
-	elif [ "$1" = CPU ] && [ "$3" = direct ]; then
-		printf -- '-'
-	else
-		printf '%s' "${NOTE[$key]:-n/a}"
-	fi
-}
-
-ratio() {
-	local -n arr=$1
-	local a=${arr[$2]:-} b=${arr[$3]:-}
-
-	if [ -n "$a" ] && [ -n "$b" ]; then
-		awk -v a="$a" -v b="$b" \
-		    'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'
-	else
-		printf -- '-'
-	fi
-}
 
 row() {
 	printf '| %-32s | %-10s | %9s | %9s | %9s | %14s | %15s |\n' "$@"
@@ -767,17 +528,7 @@ if [ "$SESSIONS" -gt 0 ]; then
 	done
 fi
 
-echo
-echo "generator lines (best round):"
-for ((s = 0; s < ${#SCEN_NAMES[@]}; s++)); do
-	for col in "${COLS[@]}"; do
-		[ -n "${LINE[$s,$col]:-}" ] &&
-		    echo "  ${SCEN_NAMES[$s]} / $col: ${LINE[$s,$col]}"
-		[ -n "${CPULINE[$s,$col]:-}" ] &&
-		    echo "  ${SCEN_NAMES[$s]} / $col cpu (best):" \
-		    "${CPULINE[$s,$col]}"
-	done
-done
+gen_lines
 echo
 echo "flowgate configs (log level warn for throughput, info for memory):"
 sed 's/^/  /' "$TMP/fg-client-warn.yml" "$TMP/fg-server-warn.yml"
@@ -786,10 +537,4 @@ if [ "$HAVE_SOCAT" = 1 ]; then
 	echo "  ${SOCAT_CLI[*]}"
 	echo "  ${SOCAT_SRV[*]}"
 fi
-echo "total time: $(($(date +%s) - START)) s"
-if [ "$FAILED" != 0 ]; then
-	echo "some runs failed or reported errors (marked ! or failed)"
-	[ -s "$TMP/gen.log" ] && sed 's/^/  /' "$TMP/gen.log"
-	exit 1
-fi
-exit 0
+bench_finish

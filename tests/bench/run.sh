@@ -32,6 +32,10 @@
 
 set -u
 
+SCRIPT_DIR=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/bench/lib.sh
+. "$SCRIPT_DIR/lib.sh" || exit 1
+
 DURATION=
 FLOWS=64
 ROUNDS=1
@@ -44,137 +48,31 @@ usage() {
 }
 
 while [ $# -gt 0 ]; do
-	case "$1" in
-	--duration)	[ $# -ge 2 ] || usage; DURATION=$2; shift 2 ;;
-	--duration=*)	DURATION=${1#*=}; shift ;;
-	--flows)	[ $# -ge 2 ] || usage; FLOWS=$2; shift 2 ;;
-	--flows=*)	FLOWS=${1#*=}; shift ;;
-	--rounds)	[ $# -ge 2 ] || usage; ROUNDS=$2; shift 2 ;;
-	--rounds=*)	ROUNDS=${1#*=}; shift ;;
-	--quick)	QUICK=1; shift ;;
-	-h|--help)	usage ;;
-	*)		usage ;;
-	esac
+	bench_arg "$@"
+	[ "$NARG" -gt 0 ] && { shift "$NARG"; continue; }
+	usage
 done
-# --quick only changes the default; an explicit --duration wins.
-if [ -z "$DURATION" ]; then
-	if [ "$QUICK" = 1 ]; then DURATION=2; else DURATION=6; fi
-fi
-case "$DURATION" in ''|*[!0-9]*) usage ;; esac
-case "$FLOWS" in ''|*[!0-9]*) usage ;; esac
-case "$ROUNDS" in ''|*[!0-9]*) usage ;; esac
-if [ "$DURATION" -lt 1 ] || [ "$DURATION" -gt 600 ] ||
-    [ "$FLOWS" -lt 1 ] || [ "$FLOWS" -gt 4096 ] ||
-    [ "$ROUNDS" -lt 1 ] || [ "$ROUNDS" -gt 10 ]; then
+check_args
+if [ "$FLOWS" -lt 1 ] || [ "$FLOWS" -gt 4096 ]; then
 	usage
 fi
 
-SCRIPT_DIR=$(cd "$(dirname "$0")" && pwd)
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/fg-bench.XXXXXX") || exit 1
-PGIDS=""
-FAILED=0
-
-# Each child runs in its own session (setsid), so one kill of its
-# process group also takes socat's forked children with it.
-stop_group() {
-	local pid=$1 _
-
-	kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null
-	for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
-		kill -0 -- "-$pid" 2>/dev/null || kill -0 "$pid" 2>/dev/null ||
-		    break
-		sleep 0.1
-	done
-	kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
-	PGIDS=$(echo " $PGIDS " | sed "s/ $pid / /g")
-}
-
-# shellcheck disable=SC2317  # invoked by the trap
-cleanup() {
-	local pid
-
-	trap - EXIT INT TERM
-	for pid in $PGIDS; do
-		stop_group "$pid"
-	done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# start_bg NAME CMD...: runs CMD in the background, logging to $TMP/NAME.log;
-# the pid (also its process group) is left in BG_PID.
-start_bg() {
-	local name=$1
-
-	shift
-	if command -v setsid >/dev/null 2>&1; then
-		setsid "$@" >"$TMP/$name.log" 2>&1 </dev/null &
-	else
-		"$@" >"$TMP/$name.log" 2>&1 </dev/null &
-	fi
-	BG_PID=$!
-	PGIDS="$PGIDS $BG_PID"
-}
-
-# wait_file FILE: up to 5 s for a port file to appear.
-wait_file() {
-	local _
-
-	for _ in $(seq 1 50); do
-		[ -s "$1" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
+bench_init bench
 
 # The tools. ------------------------------------------------------------
 
-if [ -z "${FG_BENCH:-}" ]; then
-	for f in "$SCRIPT_DIR/fg-bench" "$PWD/tests/bench/fg-bench"; do
-		if [ -x "$f" ]; then
-			FG_BENCH=$f
-			break
-		fi
-	done
-fi
-if [ -z "${FG_BENCH:-}" ] || [ ! -x "$FG_BENCH" ]; then
-	echo "fg-bench not found; building it from $SCRIPT_DIR/fg-bench.c" >&2
-	if ! ${CC:-cc} -O2 -std=c11 -D_GNU_SOURCE -pthread \
-	    -o "$TMP/fg-bench" "$SCRIPT_DIR/fg-bench.c" -lm; then
-		echo "cannot build fg-bench; set FG_BENCH" >&2
-		exit 1
-	fi
-	FG_BENCH=$TMP/fg-bench
-fi
-
-if [ -z "${FLOWGATE:-}" ]; then
-	FLOWGATE=$SCRIPT_DIR/../../src/flowgate
-	[ -x "$FLOWGATE" ] || [ ! -x "$PWD/src/flowgate" ] ||
-	    FLOWGATE=$PWD/src/flowgate
-fi
-HAVE_FG=0
-[ -x "$FLOWGATE" ] && [ ! -d "$FLOWGATE" ] && HAVE_FG=1
+find_fg_bench
+find_flowgate optional
 HAVE_SOCAT=0
 command -v socat >/dev/null 2>&1 && HAVE_SOCAT=1
 
 # The echo servers, for the whole run. ----------------------------------
 
-start_bg echo-udp "$FG_BENCH" echo-udp -l 127.0.0.1:0 -p "$TMP/echo-udp.port"
-start_bg echo-tcp "$FG_BENCH" echo-tcp -l 127.0.0.1:0 -p "$TMP/echo-tcp.port"
-if ! wait_file "$TMP/echo-udp.port" || ! wait_file "$TMP/echo-tcp.port"; then
-	echo "echo servers did not start:" >&2
-	cat "$TMP"/echo-*.log >&2
-	exit 1
-fi
-ECHO_UDP=$(cat "$TMP/echo-udp.port")
-ECHO_TCP=$(cat "$TMP/echo-tcp.port")
+echo_start udp
+echo_start tcp
 
 # One port free for both UDP and TCP per proxy.
-PORTS=$("$FG_BENCH" freeport -n 2) || exit 1
-SOCAT_PORT=$(echo "$PORTS" | sed -n 1p)
-FG_PORT=$(echo "$PORTS" | sed -n 2p)
+free_ports SOCAT_PORT FG_PORT
 
 CONF=$TMP/flowgate.yml
 cat >"$CONF" <<EOF
@@ -235,14 +133,7 @@ proxy_start() {
 		;;
 	esac
 	PROXY_PID=$BG_PID
-	# Up to 5 s for an echo through it, giving up at once if it exits.
-	for _ in 1 2 3 4 5 6 7 8 9 10; do
-		if "$FG_BENCH" probe "$proto" -t "$TARGET" -o 500 \
-		    >>"$TMP/probe.log" 2>&1; then
-			return 0
-		fi
-		kill -0 "$PROXY_PID" 2>/dev/null || break
-	done
+	probe_path "$proto" "$TARGET" "$PROXY_PID" && return 0
 	WHY=failed
 	if kill -0 "$PROXY_PID" 2>/dev/null; then
 		echo "$col: no $proto echo through $TARGET in 5 s; its log:" >&2
@@ -269,21 +160,12 @@ SCEN_PROTO=(udp udp udp tcp tcp)
 SCEN_ARGS=("-f 1 -s 64" "-f $FLOWS -s 64" "-f $FLOWS -s 1200" "-c 1" "-c 8")
 COLS=(direct socat flowgate)
 
-# Results, keyed "scenario,column": best value, and its generator line.
-declare -A VAL LINE NOTE
-
-# field LINE KEY: the value of key=value in a generator line.
-field() {
-	echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"
-}
-
 # measure SCENARIO COLUMN: one run; keeps the better value of the rounds.
 measure() {
-	local s=$1 col=$2 proto=${SCEN_PROTO[$1]} out rc v key=$1,$2 errs
+	local s=$1 col=$2 proto=${SCEN_PROTO[$1]} out rc v key=$1,$2
 
 	if ! proxy_start "$col" "$proto"; then
-		[ -z "${VAL[$key]:-}" ] && NOTE[$key]=$WHY
-		[ "$WHY" = failed ] && FAILED=1
+		start_failed "$key"
 		return
 	fi
 	# shellcheck disable=SC2086
@@ -291,33 +173,17 @@ measure() {
 	    -d "$DURATION" ${SCEN_ARGS[$s]} 2>>"$TMP/gen.log")
 	rc=$?
 	proxy_stop
-	out=$(echo "$out" | grep "^$proto " | tail -n 1)
-	echo "  ${SCEN_NAMES[$s]} / $col: ${out:-no result (exit $rc)}"
-	if [ -z "$out" ]; then
-		NOTE[$key]=failed
-		FAILED=1
-		return
-	fi
-	errs=$(field "$out" errors)
+	result_line "$key" "${SCEN_NAMES[$s]} / $col" "$proto" "$out" "$rc" ||
+	    return
 	if [ "$proto" = udp ]; then
-		v=$(field "$out" pps)
+		v=$(field "$RESULT" pps)
 	else
-		v=$(field "$out" mbit_s)
+		v=$(field "$RESULT" mbit_s)
 	fi
-	if [ "$rc" != 0 ] || [ "${errs:-1}" != 0 ]; then
-		FAILED=1
-		NOTE[$key]="errors"
-	fi
-	if [ -z "${VAL[$key]:-}" ] ||
-	    awk -v a="$v" -v b="${VAL[$key]}" 'BEGIN { exit !(a > b) }'; then
-		VAL[$key]=$v
-		LINE[$key]=$out
-	fi
+	keep_best "$key" "$v" "$RESULT" "$rc"
 }
 
-START=$(date +%s)
-echo "flowgate benchmark, $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
-echo "command: FLOWGATE=$FLOWGATE FG_BENCH=$FG_BENCH $CMDLINE"
+bench_start "flowgate benchmark"
 echo "host: $(uname -srm), $(nproc 2>/dev/null || echo '?') CPUs;" \
     "socat: $([ "$HAVE_SOCAT" = 1 ] && socat -V 2>/dev/null |
     sed -n 's/^socat version \([^ ]*\).*/\1/p' || echo missing)"
@@ -327,39 +193,9 @@ echo "each run: $DURATION s, best of $ROUNDS round(s); udp window 8" \
 [ "$HAVE_SOCAT" = 1 ] || echo "socat: skipped (not installed)"
 echo
 
-for ((r = 1; r <= ROUNDS; r++)); do
-	[ "$ROUNDS" -gt 1 ] && echo "round $r of $ROUNDS"
-	for ((s = 0; s < ${#SCEN_NAMES[@]}; s++)); do
-		for col in "${COLS[@]}"; do
-			measure "$s" "$col"
-		done
-	done
-done
+rounds
 
 # The table. ------------------------------------------------------------
-
-# cell S COL: the value, or why there is none; "!" marks runs with errors.
-cell() {
-	local key=$1,$2
-
-	if [ -n "${VAL[$key]:-}" ]; then
-		printf '%s%s' "${VAL[$key]}" \
-		    "$([ "${NOTE[$key]:-}" = errors ] && echo '!')"
-	else
-		printf '%s' "${NOTE[$key]:-n/a}"
-	fi
-}
-
-ratio() {
-	local a=${VAL[$1]:-} b=${VAL[$2]:-}
-
-	if [ -n "$a" ] && [ -n "$b" ]; then
-		awk -v a="$a" -v b="$b" \
-		    'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'
-	else
-		printf -- '-'
-	fi
-}
 
 echo
 printf '| %-22s | %-6s | %10s | %10s | %10s | %14s | %15s |\n' scenario \
@@ -370,10 +206,10 @@ printf '|%s|%s|%s|%s|%s|%s|%s|\n' ------------------------ -------- \
 for ((s = 0; s < ${#SCEN_NAMES[@]}; s++)); do
 	if [ "${SCEN_PROTO[$s]}" = udp ]; then unit=pps; else unit=Mbit/s; fi
 	printf '| %-22s | %-6s | %10s | %10s | %10s | %14s | %15s |\n' \
-	    "${SCEN_NAMES[$s]}" "$unit" "$(cell "$s" direct)" \
-	    "$(cell "$s" socat)" "$(cell "$s" flowgate)" \
-	    "$(ratio "$s,flowgate" "$s,socat")" \
-	    "$(ratio "$s,flowgate" "$s,direct")"
+	    "${SCEN_NAMES[$s]}" "$unit" "$(cell VAL "$s" direct)" \
+	    "$(cell VAL "$s" socat)" "$(cell VAL "$s" flowgate)" \
+	    "$(ratio VAL "$s,flowgate" "$s,socat")" \
+	    "$(ratio VAL "$s,flowgate" "$s,direct")"
 done
 
 echo
@@ -387,27 +223,14 @@ for ((s = 0; s < ${#SCEN_NAMES[@]}; s++)); do
 			printf '  %s %s/%s %s%%' "$col" "$(field "$l" rtt_p50_us)" \
 			    "$(field "$l" rtt_p99_us)" "$(field "$l" loss_pct)"
 		else
-			printf '  %s %s' "$col" "$(cell "$s" "$col")"
+			printf '  %s %s' "$col" "$(cell VAL "$s" "$col")"
 		fi
 	done
 	echo
 done
 
-echo
-echo "generator lines (best round):"
-for ((s = 0; s < ${#SCEN_NAMES[@]}; s++)); do
-	for col in "${COLS[@]}"; do
-		[ -n "${LINE[$s,$col]:-}" ] &&
-		    echo "  ${SCEN_NAMES[$s]} / $col: ${LINE[$s,$col]}"
-	done
-done
+gen_lines
 echo
 echo "flowgate config:"
 sed 's/^/  /' "$CONF"
-echo "total time: $(($(date +%s) - START)) s"
-if [ "$FAILED" != 0 ]; then
-	echo "some runs failed or reported errors (marked ! or failed)"
-	[ -s "$TMP/gen.log" ] && sed 's/^/  /' "$TMP/gen.log"
-	exit 1
-fi
-exit 0
+bench_finish

@@ -49,6 +49,10 @@
 
 set -u
 
+SCRIPT_DIR=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/bench/lib.sh
+. "$SCRIPT_DIR/lib.sh" || exit 1
+
 DURATION=
 HSTIME=
 ROUNDS=1
@@ -63,125 +67,26 @@ usage() {
 }
 
 while [ $# -gt 0 ]; do
+	bench_arg "$@"
+	[ "$NARG" -gt 0 ] && { shift "$NARG"; continue; }
 	case "$1" in
-	--duration)	[ $# -ge 2 ] || usage; DURATION=$2; shift 2 ;;
-	--duration=*)	DURATION=${1#*=}; shift ;;
-	--rounds)	[ $# -ge 2 ] || usage; ROUNDS=$2; shift 2 ;;
-	--rounds=*)	ROUNDS=${1#*=}; shift ;;
 	--suite)	[ $# -ge 2 ] || usage; SUITE_REQ=$2; shift 2 ;;
 	--suite=*)	SUITE_REQ=${1#*=}; shift ;;
-	--quick)	QUICK=1; shift ;;
-	-h|--help)	usage ;;
 	*)		usage ;;
 	esac
 done
-# --quick only changes the defaults; an explicit --duration wins.
-if [ -z "$DURATION" ]; then
-	if [ "$QUICK" = 1 ]; then DURATION=2; else DURATION=6; fi
-fi
+check_args
 # s_time runs whole seconds; 5 s as asked, 2 s when quick.
 if [ "$QUICK" = 1 ]; then HSTIME=2; else HSTIME=5; fi
-case "$DURATION" in ''|*[!0-9]*) usage ;; esac
-case "$ROUNDS" in ''|*[!0-9]*) usage ;; esac
 case "$SUITE_REQ" in *[!A-Za-z0-9_]*) usage ;; esac
-if [ "$DURATION" -lt 1 ] || [ "$DURATION" -gt 600 ] ||
-    [ "$ROUNDS" -lt 1 ] || [ "$ROUNDS" -gt 10 ]; then
-	usage
-fi
 
-SCRIPT_DIR=$(cd "$(dirname "$0")" && pwd)
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/fg-tls.XXXXXX") || exit 1
-PGIDS=""
-FAILED=0
-
-# Each child runs in its own session (setsid), so one kill of its
-# process group takes everything it started with it.
-stop_group() {
-	local pid=$1 _
-
-	kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null
-	for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
-		kill -0 -- "-$pid" 2>/dev/null || kill -0 "$pid" 2>/dev/null ||
-		    break
-		sleep 0.1
-	done
-	kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
-	PGIDS=$(echo " $PGIDS " | sed "s/ $pid / /g")
-}
-
-# shellcheck disable=SC2317  # invoked by the trap
-cleanup() {
-	local pid
-
-	trap - EXIT INT TERM
-	for pid in $PGIDS; do
-		stop_group "$pid"
-	done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# start_bg NAME CMD...: runs CMD in the background, logging to $TMP/NAME.log;
-# the pid (also its process group) is left in BG_PID.  setsid execs in
-# place here (a background child of a non-interactive shell is not a
-# group leader), so BG_PID is the proxy itself, whose /proc/PID/stat we
-# read.
-start_bg() {
-	local name=$1
-
-	shift
-	if command -v setsid >/dev/null 2>&1; then
-		setsid "$@" >"$TMP/$name.log" 2>&1 </dev/null &
-	else
-		"$@" >"$TMP/$name.log" 2>&1 </dev/null &
-	fi
-	BG_PID=$!
-	PGIDS="$PGIDS $BG_PID"
-}
-
-# wait_file FILE: up to 5 s for a port file to appear.
-wait_file() {
-	local _
-
-	for _ in $(seq 1 50); do
-		[ -s "$1" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
+bench_init tls
 
 # The tools. ------------------------------------------------------------
 
-if [ -z "${FG_BENCH:-}" ]; then
-	for f in "$SCRIPT_DIR/fg-bench" "$PWD/tests/bench/fg-bench"; do
-		if [ -x "$f" ]; then
-			FG_BENCH=$f
-			break
-		fi
-	done
-fi
-if [ -z "${FG_BENCH:-}" ] || [ ! -x "$FG_BENCH" ]; then
-	echo "fg-bench not found; building it from $SCRIPT_DIR/fg-bench.c" >&2
-	if ! ${CC:-cc} -O2 -std=c11 -D_GNU_SOURCE -pthread \
-	    -o "$TMP/fg-bench" "$SCRIPT_DIR/fg-bench.c" -lm; then
-		echo "cannot build fg-bench; set FG_BENCH" >&2
-		exit 1
-	fi
-	FG_BENCH=$TMP/fg-bench
-fi
-
-if [ -z "${FLOWGATE:-}" ]; then
-	FLOWGATE=$SCRIPT_DIR/../../src/flowgate
-	[ -x "$FLOWGATE" ] || [ ! -x "$PWD/src/flowgate" ] ||
-	    FLOWGATE=$PWD/src/flowgate
-fi
-if [ ! -x "$FLOWGATE" ] || [ -d "$FLOWGATE" ]; then
-	# The certificates come from it too, so nothing runs without it.
-	echo "flowgate not found at $FLOWGATE; set FLOWGATE" >&2
-	exit 1
-fi
+find_fg_bench
+# The certificates come from it too, so nothing runs without it.
+find_flowgate required
 if [ -z "${STUNNEL:-}" ]; then
 	STUNNEL=$(command -v stunnel4 || command -v stunnel || true)
 fi
@@ -194,60 +99,13 @@ CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
 
 # Certificates, echo server, ports. -------------------------------------
 
-CERTS=$TMP/certs
-if ! "$FLOWGATE" certs -d "$CERTS" >"$TMP/certs.log" 2>&1; then
-	echo "flowgate certs failed:" >&2
-	cat "$TMP/certs.log" >&2
-	exit 1
-fi
-
-start_bg echo-tcp "$FG_BENCH" echo-tcp -l 127.0.0.1:0 -p "$TMP/echo-tcp.port"
-if ! wait_file "$TMP/echo-tcp.port"; then
-	echo "echo server did not start:" >&2
-	cat "$TMP/echo-tcp.log" >&2
-	exit 1
-fi
-ECHO_TCP=$(cat "$TMP/echo-tcp.port")
-
-PORTS=$("$FG_BENCH" freeport -n 4) || exit 1
-FG_C=$(echo "$PORTS" | sed -n 1p)
-FG_S=$(echo "$PORTS" | sed -n 2p)
-ST_C=$(echo "$PORTS" | sed -n 3p)
-ST_S=$(echo "$PORTS" | sed -n 4p)
+make_certs
+echo_start tcp
+free_ports FG_C FG_S ST_C ST_S
 
 # Configurations. -------------------------------------------------------
 
-# fg_conf ROLE LEVEL: writes $TMP/fg-ROLE-LEVEL.yml.
-fg_conf() {
-	local role=$1 level=$2 f=$TMP/fg-$1-$2.yml
-
-	if [ "$role" = client ]; then
-		cat >"$f" <<EOF
-workers: 1
-log: {level: $level}
-services:
-  - name: bench-tls-client
-    listen: tcp://127.0.0.1:$FG_C
-    forward: tls-stream://127.0.0.1:$FG_S
-    destination: 127.0.0.1:$ECHO_TCP
-    tls: {cert: $CERTS/client.crt, key: $CERTS/client.key, ca: $CERTS/ca.crt}
-EOF
-	else
-		cat >"$f" <<EOF
-workers: 1
-log: {level: $level}
-services:
-  - name: bench-tls-server
-    listen: tls-stream://127.0.0.1:$FG_S
-    allow: [127.0.0.1/32]
-    tls: {cert: $CERTS/server.crt, key: $CERTS/server.key, ca: $CERTS/ca.crt}
-EOF
-	fi
-}
-for l in debug info warn; do
-	fg_conf client $l
-	fg_conf server $l
-done
+fg_confs tls tcp tls-stream "$ECHO_TCP"
 
 # With --suite, flowgate is pinned through OpenSSL's own configuration,
 # which SSL_CTX_new applies to every context (it has no option of its
@@ -309,17 +167,7 @@ ciphersuites = $suite
 EOF
 }
 
-# Proxies. --------------------------------------------------------------
-
-CLI_PID=""
-SRV_PID=""
-
-pair_stop() {
-	[ -n "$CLI_PID" ] && stop_group "$CLI_PID"
-	[ -n "$SRV_PID" ] && stop_group "$SRV_PID"
-	CLI_PID=""
-	SRV_PID=""
-}
+# Proxies (pair_stop, pair_probe in lib.sh). ----------------------------
 
 # st_level LEVEL: flowgate's log level as a stunnel "debug" level.
 st_level() {
@@ -347,7 +195,7 @@ server_start() {
 # direct) and probes the whole path through it; sets TARGET, or returns 1
 # with a reason in WHY.
 pair_start() {
-	local col=$1 level=$2 _
+	local col=$1 level=$2
 
 	WHY=""
 	case "$col" in
@@ -374,23 +222,7 @@ pair_start() {
 		CLI_PID=$BG_PID
 		;;
 	esac
-	# Up to 5 s for an echo through the pair, giving up if one exits.
-	for _ in 1 2 3 4 5 6 7 8 9 10; do
-		if "$FG_BENCH" probe tcp -t "$TARGET" -o 500 \
-		    >>"$TMP/probe.log" 2>&1; then
-			return 0
-		fi
-		if ! kill -0 "$CLI_PID" 2>/dev/null ||
-		    ! kill -0 "$SRV_PID" 2>/dev/null; then
-			break
-		fi
-	done
-	WHY=failed
-	echo "$col: no tcp echo through $TARGET in 5 s; logs:" >&2
-	tail -n 20 "$TMP/$col-client.log" "$TMP/$col-server.log" |
-	    sed 's/^/  /' >&2
-	pair_stop
-	return 1
+	pair_probe "$col" tcp "$TARGET"
 }
 
 # hs_server_start COLUMN: starts a server side alone and waits until a
@@ -441,23 +273,9 @@ cpu_ticks() {
 
 # Which suite does each pair negotiate? ---------------------------------
 
-# Start the flowgate pair with debug logs, push one echo through it and
-# read "tls established version=... cipher=..." from the server.
-SUITE=""
-VERSION=""
-if pair_start flowgate debug; then
-	sleep 0.2
-	l=$(grep -h "tls established" "$TMP/flowgate-server.log" | head -n 1)
-	VERSION=$(echo "$l" | sed -n 's/.*version=\([^ ]*\).*/\1/p')
-	SUITE=$(echo "$l" | sed -n 's/.*cipher=\([^ ]*\).*/\1/p')
-	cp "$TMP/flowgate-server.log" "$TMP/detect-flowgate-server.log"
-fi
-pair_stop
-if [ -z "$SUITE" ]; then
-	echo "cannot tell which suite flowgate negotiates; server log:" >&2
-	sed 's/^/  /' "$TMP/detect-flowgate-server.log" >&2 2>/dev/null
-	exit 1
-fi
+# The server logs "tls established version=... cipher=...".
+detect_suite "tls established"
+VERSION=$(echo "$DETECT_LINE" | sed -n 's/.*version=\([^ ]*\).*/\1/p')
 if [ "$VERSION" != TLSv1.3 ]; then
 	echo "flowgate negotiated $VERSION $SUITE, not TLS 1.3" >&2
 	exit 1
@@ -510,25 +328,15 @@ SCEN_NAMES=("tcp 1 conn" "tcp 8 conns" "mTLS handshakes")
 SCEN_ARGS=("-c 1" "-c 8" "")
 COLS=(direct stunnel flowgate)
 
-# Results, keyed "scenario,column": best value, best CPU s/GiB, lines.
-declare -A VAL CPU LINE CPULINE NOTE
-
-field() {
-	echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"
-}
-
-better() {
-	awk -v a="$1" -v b="$2" -v dir="$3" \
-	    'BEGIN { exit !(dir == "max" ? a > b : a < b) }'
-}
+# Results (VAL, CPU, LINE, CPULINE, NOTE in lib.sh): Mbit/s or
+# handshakes/s, and CPU s/GiB or ms per handshake.
 
 # measure_tcp SCENARIO COLUMN: one throughput run.
 measure_tcp() {
-	local s=$1 col=$2 out rc v key=$1,$2 errs c0 c1 s0 s1 rd cpu cl
+	local s=$1 col=$2 out rc key=$1,$2 c0 c1 s0 s1 rd cpu cl
 
 	if ! pair_start "$col" warn; then
-		[ -z "${VAL[$key]:-}" ] && NOTE[$key]=$WHY
-		[ "$WHY" = failed ] && FAILED=1
+		start_failed "$key"
 		return
 	fi
 	if [ "$col" != direct ]; then
@@ -542,30 +350,16 @@ measure_tcp() {
 	if [ "$col" != direct ]; then
 		c1=$(cpu_ticks "$CLI_PID")
 		s1=$(cpu_ticks "$SRV_PID")
-		if ! kill -0 "$CLI_PID" 2>/dev/null ||
-		    ! kill -0 "$SRV_PID" 2>/dev/null; then
+		if ! pair_alive; then
 			echo "  $col: a proxy exited during the run" >&2
 			rc=1
 		fi
 	fi
 	pair_stop
-	out=$(echo "$out" | grep "^tcp " | tail -n 1)
-	echo "  ${SCEN_NAMES[$s]} / $col: ${out:-no result (exit $rc)}"
-	if [ -z "$out" ]; then
-		NOTE[$key]=failed
-		FAILED=1
-		return
-	fi
-	errs=$(field "$out" errors)
-	v=$(field "$out" mbit_s)
-	if [ "$rc" != 0 ] || [ "${errs:-1}" != 0 ]; then
-		FAILED=1
-		NOTE[$key]=errors
-	fi
-	if [ -z "${VAL[$key]:-}" ] || better "$v" "${VAL[$key]}" max; then
-		VAL[$key]=$v
-		LINE[$key]=$out
-	fi
+	result_line "$key" "${SCEN_NAMES[$s]} / $col" tcp "$out" "$rc" ||
+	    return
+	out=$RESULT
+	keep_best "$key" "$(field "$out" mbit_s)" "$out" "$rc"
 	[ "$col" = direct ] && return
 	# CPU seconds of both proxies per GiB echoed; every echoed byte
 	# crossed each proxy twice, once each way.
@@ -594,8 +388,7 @@ measure_hs() {
 		return
 	fi
 	if ! hs_server_start "$col"; then
-		[ -z "${VAL[$key]:-}" ] && NOTE[$key]=$WHY
-		[ "$WHY" = failed ] && FAILED=1
+		start_failed "$key"
 		return
 	fi
 	: >"$TMP/$col-server.mark"
@@ -653,9 +446,7 @@ measure_hs() {
 	fi
 }
 
-START=$(date +%s)
-echo "flowgate TLS tunnel benchmark, $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
-echo "command: FLOWGATE=$FLOWGATE FG_BENCH=$FG_BENCH $CMDLINE"
+bench_start "flowgate TLS tunnel benchmark"
 echo "host: $(uname -srm), $(nproc 2>/dev/null || echo '?') CPUs;" \
     "$("$OPENSSL" version 2>/dev/null || echo 'openssl missing');" \
     "stunnel: $([ "$HAVE_ST" = 1 ] && "$STUNNEL" -version 2>&1 |
@@ -678,47 +469,17 @@ echo "  flowgate server: $(server_params flowgate)"
 [ "$HAVE_ST" = 1 ] || echo "stunnel: skipped (not installed)"
 echo
 
-for ((r = 1; r <= ROUNDS; r++)); do
-	[ "$ROUNDS" -gt 1 ] && echo "round $r of $ROUNDS"
-	for ((s = 0; s < ${#SCEN_NAMES[@]}; s++)); do
-		for col in "${COLS[@]}"; do
-			if [ -n "${SCEN_ARGS[$s]}" ]; then
-				measure_tcp "$s" "$col"
-			else
-				measure_hs "$s" "$col"
-			fi
-		done
-	done
-done
+# measure SCENARIO COLUMN: a throughput or a handshake run.
+measure() {
+	if [ -n "${SCEN_ARGS[$1]}" ]; then
+		measure_tcp "$1" "$2"
+	else
+		measure_hs "$1" "$2"
+	fi
+}
+rounds
 
 # The table. ------------------------------------------------------------
-
-# cell ARRAY S COL: the value, or why there is none; "!" marks errors.
-cell() {
-	local -n arr=$1
-	local key=$2,$3
-
-	if [ -n "${arr[$key]:-}" ]; then
-		printf '%s%s' "${arr[$key]}" \
-		    "$([ "${NOTE[$key]:-}" = errors ] && echo '!')"
-	elif [ "$1" = CPU ] && [ "$3" = direct ]; then
-		printf -- '-'
-	else
-		printf '%s' "${NOTE[$key]:-n/a}"
-	fi
-}
-
-ratio() {
-	local -n arr=$1
-	local a=${arr[$2]:-} b=${arr[$3]:-}
-
-	if [ -n "$a" ] && [ -n "$b" ]; then
-		awk -v a="$a" -v b="$b" \
-		    'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'
-	else
-		printf -- '-'
-	fi
-}
 
 row() {
 	printf '| %-28s | %-13s | %9s | %9s | %9s | %16s | %15s |\n' "$@"
@@ -758,17 +519,7 @@ echo "resumption), wall clock; stunnel also dials the echo server after"
 echo "each handshake, flowgate closes it for want of ALPN (s_time offers"
 echo "none)."
 
-echo
-echo "generator lines (best round):"
-for ((s = 0; s < ${#SCEN_NAMES[@]}; s++)); do
-	for col in "${COLS[@]}"; do
-		[ -n "${LINE[$s,$col]:-}" ] &&
-		    echo "  ${SCEN_NAMES[$s]} / $col: ${LINE[$s,$col]}"
-		[ -n "${CPULINE[$s,$col]:-}" ] &&
-		    echo "  ${SCEN_NAMES[$s]} / $col cpu (best):" \
-		    "${CPULINE[$s,$col]}"
-	done
-done
+gen_lines
 echo
 echo "flowgate configs (log level warn for throughput, info for handshakes):"
 sed 's/^/  /' "$TMP/fg-client-warn.yml" "$TMP/fg-server-warn.yml"
@@ -777,10 +528,4 @@ if [ "$HAVE_ST" = 1 ]; then
 	echo "stunnel configs (debug 4 for throughput, 5 for handshakes):"
 	sed 's/^/  /' "$TMP/st-client-4.conf" "$TMP/st-server-4.conf"
 fi
-echo "total time: $(($(date +%s) - START)) s"
-if [ "$FAILED" != 0 ]; then
-	echo "some runs failed or reported errors (marked ! or failed)"
-	[ -s "$TMP/gen.log" ] && sed 's/^/  /' "$TMP/gen.log"
-	exit 1
-fi
-exit 0
+bench_finish

@@ -19,13 +19,14 @@
  * §3, §7; spec/dtls-openssl.md) through the real flowgate binary on
  * loopback.  The server daemon ("agent", listen dtls://) is the fixture's
  * (integ); tests that need flowgate as the DTLS client too start a second
- * daemon in the same scratch directory (cli_start), which listens on UDP
- * and opens one DTLS session per local source.  Certificates come from
- * `flowgate certs`, a fresh CA per test, and a second, unrelated CA for
- * the refusals.  Other peers are an in-process OpenSSL DTLS client on a
- * connected, non-blocking UDP socket driven by poll() and OpenSSL's
- * retransmission timer, `openssl s_client -dtls1_2`, and raw datagrams
- * (ClientHellos built by hand or captured from OpenSSL, and garbage).
+ * daemon in the same scratch directory (integ_cli_start with cli_svc
+ * services), which listens on UDP and opens one DTLS session per local
+ * source.  Certificates come from `flowgate certs`, a fresh CA per test,
+ * and a second, unrelated CA for the refusals.  Other peers are an
+ * in-process OpenSSL DTLS client on a connected, non-blocking UDP socket
+ * driven by poll() and OpenSSL's retransmission timer,
+ * `openssl s_client -dtls1_2`, and raw datagrams (ClientHellos built by
+ * hand or captured from OpenSSL, and garbage).
  * Session counts come from the daemon's SIGUSR1 stats lines.
  */
 
@@ -35,19 +36,14 @@
 
 #include <sys/types.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
-#ifdef __linux__
-#include <sys/prctl.h>
-#endif
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
 #include <check.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -68,102 +64,16 @@
 	"drain_timeout: 1s\n"						\
 	"services:\n"
 
-#define IO_MS		5000	/* one exchange, generously */
-#define LOG_MS		5000	/* a log line to appear */
-#define STOP_MS		8000	/* SIGTERM to exit, drain 1s */
-#define RUN_MS		10000	/* one flowgate certs or probe run */
 #define HS_MS		5000	/* one DTLS handshake */
 #define QUIET_MS	400	/* "nothing comes back" */
-
-#define RE_MAX		512
-#define LINE_MAX_LEN	2048
-#define PATH_LEN	320
 #define DGRAM_MAX	65536
 
 #define DTLS_SUITE	"ECDHE-ECDSA-AES128-GCM-SHA256"
 #define VERIFY_NAME	"godoxy.agent"
 #define PION_MAX	8155	/* pion's largest datagram payload */
 
-/*
- * Certificates: a CA with a server and a client certificate, made by
- * `flowgate certs` and kept flat in the scratch directory as PREFIX-*.
- */
-struct pki {
-	char	ca[PATH_LEN];
-	char	srv_crt[PATH_LEN];
-	char	srv_key[PATH_LEN];
-	char	cli_crt[PATH_LEN];
-	char	cli_key[PATH_LEN];
-};
-static struct pki	pa;	/* the CA of the daemons under test */
-static struct pki	pb;	/* an unrelated CA */
-
-/* The second daemon: flowgate as the DTLS client (see cli_start). */
-static struct integ	cli_d = { .pid = -1 };
-
-/*
- * Log helpers
- */
-
-static void
-assert_field(const char *line, const char *key, const char *want)
-{
-	char	val[256];
-
-	ck_assert_msg(integ_field(line, key, val, sizeof(val)) == 0,
-	    "no %s= in log line: %s", key, line);
-	ck_assert_msg(strcmp(val, want) == 0, "%s=%s, expected %s in: %s", key,
-	    val, want, line);
-}
-
-static void
-assert_num(const char *line, const char *key, long long want)
-{
-	long long	v;
-
-	v = integ_field_num(line, key);
-	ck_assert_msg(v == want, "%s=%lld, expected %lld in: %s", key, v, want,
-	    line);
-}
-
-/* For failure messages: errno's text and whether the daemon still runs. */
-static const char *
-io_state(void)
-{
-	static char	buf[160];
-	char		sbuf[64];
-	int		saved = errno;
-
-	if (integ_daemon_running())
-		snprintf(buf, sizeof(buf), "%s (flowgate server is running)",
-		    strerror(saved));
-	else
-		snprintf(buf, sizeof(buf), "%s (flowgate server is gone: %s)",
-		    strerror(saved), integ_status_str(integ.status, sbuf,
-		    sizeof(sbuf)));
-	errno = saved;
-	return (buf);
-}
-
-/* An ERE for the "flow closed" line of service from 127.0.0.1:port. */
-static const char *
-re_closed(char *buf, size_t size, const char *service, unsigned port)
-{
-	snprintf(buf, size, "flow closed service=%s flow=[0-9]+ "
-	    "peer=127\\.0\\.0\\.1:%u ", service, port);
-	return (buf);
-}
-
-/* Wait for the server's flow closed line of our session from port. */
-static void
-srv_closed_line(unsigned port, char *line, size_t size, const char *what)
-{
-	char	re[RE_MAX];
-
-	ck_assert_msg(integ_log_wait(0, re_closed(re, sizeof(re), "agent",
-	    port), LOG_MS, line, size) == 0, "%s: the server logged no "
-	    "\"flow closed\" for peer port %u", what, port);
-}
+static struct integ_pki	pa;	/* the CA of the daemons under test */
+static struct integ_pki	pb;	/* an unrelated CA */
 
 /*
  * SIGUSR1 and the daemon's "stats service=NAME flows=N flows_total=M
@@ -178,15 +88,16 @@ struct stats {
 static void
 stats_get(const char *service, struct stats *st)
 {
-	char	re[RE_MAX], line[LINE_MAX_LEN];
+	char	re[INTEG_RE_MAX], line[INTEG_LINE_MAX];
 	size_t	mark;
 
 	mark = integ_log_mark();
 	integ_daemon_signal(SIGUSR1);
 	snprintf(re, sizeof(re), "info stats service=%s flows=[0-9]+ "
 	    "flows_total=[0-9]+ refused=[0-9]+ ", service);
-	ck_assert_msg(integ_log_wait(mark, re, LOG_MS, line, sizeof(line)) ==
-	    0, "no stats line for service %s after SIGUSR1", service);
+	ck_assert_msg(integ_log_wait(mark, re, INTEG_LOG_MS, line,
+	    sizeof(line)) == 0, "no stats line for service %s after SIGUSR1",
+	    service);
 	st->flows = integ_field_num(line, "flows");
 	st->total = integ_field_num(line, "flows_total");
 	st->refused = integ_field_num(line, "refused");
@@ -205,63 +116,12 @@ assert_stats(const char *service, long long flows, long long total,
 }
 
 /*
- * Certificates
- */
-
-static void
-pki_make(struct pki *p, const char *prefix)
-{
-	static const char *const names[] = {
-		"ca.crt", "ca.key", "server.crt", "server.key", "client.crt",
-		"client.key"
-	};
-	char		*const dst[] = {
-		p->ca, NULL, p->srv_crt, p->srv_key, p->cli_crt, p->cli_key
-	};
-	const char	*argv[5];
-	char		 sub[PATH_LEN], n[64], from[PATH_LEN + 32];
-	char		 to[PATH_LEN], *out, *err, sbuf[64];
-	struct stat	 st;
-	size_t		 i;
-	int		 status;
-
-	snprintf(n, sizeof(n), "%s.d", prefix);
-	integ_path(n, sub, sizeof(sub));
-	ck_assert_msg(sub[0] != '\0', "no scratch directory");
-	argv[0] = integ_flowgate();
-	argv[1] = "certs";
-	argv[2] = "-d";
-	argv[3] = sub;
-	argv[4] = NULL;
-	status = integ_run(argv, RUN_MS, &out, &err);
-	ck_assert_msg(status != -1 && WIFEXITED(status) &&
-	    WEXITSTATUS(status) == 0, "flowgate certs -d %s: %s: %s", sub,
-	    integ_status_str(status, sbuf, sizeof(sbuf)), err);
-	free(out);
-	free(err);
-	/* The scratch directory stays flat: move the files up. */
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		snprintf(from, sizeof(from), "%s/%s", sub, names[i]);
-		snprintf(n, sizeof(n), "%s-%s", prefix, names[i]);
-		integ_path(n, to, sizeof(to));
-		ck_assert_msg(stat(from, &st) == 0, "flowgate certs made no "
-		    "%s", from);
-		ck_assert_msg(rename(from, to) == 0, "rename %s: %s", from,
-		    strerror(errno));
-		if (dst[i] != NULL)
-			snprintf(dst[i], PATH_LEN, "%s", to);
-	}
-	ck_assert_msg(rmdir(sub) == 0, "rmdir %s: %s (unexpected files?)", sub,
-	    strerror(errno));
-}
-
-/*
  * The daemons
  */
 
 /* The server, "agent": listen dtls, extra lines, then tls. */
 static uint16_t
-srv_start(const struct pki *p, int workers, const char *extra)
+srv_start(const struct integ_pki *p, int workers, const char *extra)
 {
 	struct sockaddr_storage	ss;
 	socklen_t		len;
@@ -281,37 +141,10 @@ srv_start(const struct pki *p, int workers, const char *extra)
 	return (integ_addr_port(&ss));
 }
 
-/* Swap the fixture's daemon with the client daemon, and back. */
-static void
-cli_swap(void)
-{
-	struct integ	t = integ;
-
-	integ = cli_d;
-	cli_d = t;
-}
-
 /*
- * Flowgate as the GoDoxy server side, with the services in svcs (YAML
- * list items).  Its log ends in .err, so the runner shows it on failure.
+ * One client service for integ_cli_start, appended to buf: UDP in, dtls
+ * to the server, naming dst.
  */
-static void
-cli_start(int workers, const char *svcs)
-{
-	cli_d = integ;
-	cli_d.pid = -1;
-	cli_d.status = 0;
-	integ_path("client.yml", cli_d.conf, sizeof(cli_d.conf));
-	integ_path("client.ports", cli_d.portfile, sizeof(cli_d.portfile));
-	integ_path("client-flowgate.err", cli_d.logfile,
-	    sizeof(cli_d.logfile));
-	cli_swap();
-	integ_conf_write(CONF_HEAD_FMT "%s", workers, svcs);
-	integ_daemon_start();
-	cli_swap();
-}
-
-/* One client service: UDP in, dtls to the server, naming dst. */
 static void
 cli_svc(char *buf, size_t size, const char *name, uint16_t srvport,
     uint16_t dstport, const char *extra)
@@ -331,59 +164,14 @@ cli_svc(char *buf, size_t size, const char *name, uint16_t srvport,
 	    extra, pa.cli_crt, pa.cli_key, pa.ca);
 }
 
-static uint16_t
-cli_port(const char *name)
-{
-	struct sockaddr_storage	ss;
-	socklen_t		len;
-
-	cli_swap();
-	integ_service_get(name, "udp", &ss, &len);
-	cli_swap();
-	return (integ_addr_port(&ss));
-}
-
-static int
-cli_log_wait(const char *ere, int timeout_ms, char *line, size_t size)
-{
-	int	rc;
-
-	cli_swap();
-	rc = integ_log_wait(0, ere, timeout_ms, line, size);
-	cli_swap();
-	return (rc);
-}
-
+/* assert_stats on the client daemon (integ_cli). */
 static void
 cli_stats(const char *service, long long flows, long long total,
     const char *what)
 {
-	cli_swap();
+	integ_cli_swap();
 	assert_stats(service, flows, total, what);
-	cli_swap();
-}
-
-static void
-cli_stop_ok(void)
-{
-	cli_swap();
-	integ_daemon_stop_ok(STOP_MS);
-	cli_swap();
-}
-
-/*
- * Stream headers
- */
-
-static void
-hdr_for(uint16_t port, uint8_t out[SH_SIZE])
-{
-	const char	*errstr = NULL;
-	char		 p[8];
-
-	snprintf(p, sizeof(p), "%u", (unsigned)port);
-	ck_assert_msg(sh_build("127.0.0.1", p, 0, out, &errstr) == 0,
-	    "sh_build 127.0.0.1:%s: %s", p, errstr);
+	integ_cli_swap();
 }
 
 /*
@@ -438,9 +226,9 @@ udp_echo_ok(int fd, uint16_t port, const unsigned char *buf, size_t len,
 	ssize_t	n;
 
 	udp_send(fd, port, buf, len, what);
-	n = integ_recv_wait(fd, got, DGRAM_MAX, IO_MS);
+	n = integ_recv_wait(fd, got, DGRAM_MAX, INTEG_IO_MS);
 	ck_assert_msg(n == (ssize_t)len, "%s: %zu bytes sent, %zd came back: "
-	    "%s", what, len, n, n == -1 ? io_state() : "wrong size");
+	    "%s", what, len, n, n == -1 ? integ_io_state() : "wrong size");
 	ck_assert_msg(memcmp(got, buf, len) == 0, "%s: the echo of %zu bytes "
 	    "differs", what, len);
 }
@@ -459,37 +247,11 @@ udp_echo_none(int fd, uint16_t port, const unsigned char *buf, size_t len,
 }
 
 /*
- * An in-process DTLS 1.2 client, as GoDoxy's: a connected non-blocking UDP
- * socket, BIO_new_dgram, MTU 1200, pion's suite, our CA, the verify name.
- * Every wait is poll() bounded by a deadline and OpenSSL's timer.
+ * An in-process DTLS 1.2 client (struct integ_ssl), as GoDoxy's: a
+ * connected non-blocking UDP socket, BIO_new_dgram, MTU 1200, pion's
+ * suite, our CA, the verify name.  Every wait is poll() bounded by a
+ * deadline and OpenSSL's timer.
  */
-struct dc {
-	SSL_CTX		*ctx;
-	SSL		*ssl;
-	int		 fd;
-	uint16_t	 lport;		/* the daemon logs it as peer */
-	uint16_t	 port;		/* the server's */
-	char		 err[512];	/* why the last call failed */
-};
-
-static void
-dc_fail(struct dc *c, const char *what, int se, int syserr)
-{
-	unsigned long	e;
-	size_t		off;
-	int		n = 0;
-
-	off = (size_t)snprintf(c->err, sizeof(c->err), "%s:", what);
-	while ((e = ERR_get_error()) != 0 && off + 2 < sizeof(c->err)) {
-		c->err[off++] = ' ';
-		ERR_error_string_n(e, c->err + off, sizeof(c->err) - off);
-		off += strlen(c->err + off);
-		n++;
-	}
-	if (n == 0)
-		snprintf(c->err + off, sizeof(c->err) - off, " ssl_error=%d "
-		    "%s", se, syserr != 0 ? strerror(syserr) : "EOF");
-}
 
 /* A client context: cert and key may be NULL. */
 static SSL_CTX *
@@ -518,7 +280,7 @@ dc_ctx_new(const char *cert, const char *key, const char *ca)
 
 /* A UDP socket on 127.0.0.1:lport (0: any), connected to port. */
 static void
-dc_socket(struct dc *c, uint16_t port, uint16_t lport)
+dc_socket(struct integ_ssl *c, uint16_t port, uint16_t lport)
 {
 	struct sockaddr_storage	ss;
 	socklen_t		len;
@@ -539,7 +301,7 @@ dc_socket(struct dc *c, uint16_t port, uint16_t lport)
 
 /* A new SSL over c->fd (the old one, if any, is dropped silently). */
 static void
-dc_ssl_new(struct dc *c)
+dc_ssl_new(struct integ_ssl *c)
 {
 	struct sockaddr_storage	ss;
 	socklen_t		len;
@@ -565,7 +327,7 @@ dc_ssl_new(struct dc *c)
  * runs out.  -1 once the deadline has passed.
  */
 static int
-dc_wait(struct dc *c, uint64_t deadline)
+dc_wait(struct integ_ssl *c, uint64_t deadline)
 {
 	struct pollfd	pfd;
 	struct timeval	tv;
@@ -590,7 +352,7 @@ dc_wait(struct dc *c, uint64_t deadline)
 
 /* Shake hands within timeout_ms: 0, or -1 with c->err. */
 static int
-dc_handshake(struct dc *c, int timeout_ms)
+dc_handshake(struct integ_ssl *c, int timeout_ms)
 {
 	uint64_t	deadline;
 	int		r, se;
@@ -609,7 +371,7 @@ dc_handshake(struct dc *c, int timeout_ms)
 			    "in %d ms", timeout_ms);
 			return (-1);
 		}
-		dc_fail(c, "handshake", se, errno);
+		integ_ssl_fail(c, "handshake", se, errno);
 		return (-1);
 	}
 }
@@ -619,7 +381,7 @@ dc_handshake(struct dc *c, int timeout_ms)
  * hands.  Returns 0, or -1 with c->err; either way dc_close follows.
  */
 static int
-dc_open(struct dc *c, uint16_t port, uint16_t lport, const char *cert,
+dc_open(struct integ_ssl *c, uint16_t port, uint16_t lport, const char *cert,
     const char *key, const char *ca, int timeout_ms)
 {
 	memset(c, 0, sizeof(*c));
@@ -632,7 +394,7 @@ dc_open(struct dc *c, uint16_t port, uint16_t lport, const char *cert,
 
 /* One record. */
 static int
-dc_write(struct dc *c, const void *buf, size_t len)
+dc_write(struct integ_ssl *c, const void *buf, size_t len)
 {
 	int	r, se;
 
@@ -641,7 +403,7 @@ dc_write(struct dc *c, const void *buf, size_t len)
 	if ((r = SSL_write(c->ssl, buf, (int)len)) == (int)len)
 		return (0);
 	se = SSL_get_error(c->ssl, r);
-	dc_fail(c, "write", se, errno);
+	integ_ssl_fail(c, "write", se, errno);
 	return (-1);
 }
 
@@ -650,7 +412,7 @@ dc_write(struct dc *c, const void *buf, size_t len)
  * or EPROTO (c->err says why).
  */
 static ssize_t
-dc_read(struct dc *c, void *buf, size_t size, int timeout_ms, int *how)
+dc_read(struct integ_ssl *c, void *buf, size_t size, int timeout_ms, int *how)
 {
 	uint64_t	deadline;
 	int		r, se;
@@ -678,14 +440,14 @@ dc_read(struct dc *c, void *buf, size_t size, int timeout_ms, int *how)
 			return (0);
 		}
 		*how = EPROTO;
-		dc_fail(c, "read", se, errno);
+		integ_ssl_fail(c, "read", se, errno);
 		return (-1);
 	}
 }
 
 /* Send buf as one record and expect the same record back. */
 static void
-dc_echo(struct dc *c, const void *buf, size_t len, const char *what)
+dc_echo(struct integ_ssl *c, const void *buf, size_t len, const char *what)
 {
 	unsigned char	*got;
 	ssize_t		 n;
@@ -694,7 +456,7 @@ dc_echo(struct dc *c, const void *buf, size_t len, const char *what)
 	got = malloc(DGRAM_MAX);
 	ck_assert(got != NULL);
 	ck_assert_msg(dc_write(c, buf, len) == 0, "%s: %s", what, c->err);
-	n = dc_read(c, got, DGRAM_MAX, IO_MS, &how);
+	n = dc_read(c, got, DGRAM_MAX, INTEG_IO_MS, &how);
 	ck_assert_msg(n == (ssize_t)len, "%s: %zu bytes sent, %zd came back: "
 	    "%s", what, len, n, c->err);
 	ck_assert_msg(memcmp(got, buf, len) == 0, "%s: the echo differs",
@@ -703,14 +465,14 @@ dc_echo(struct dc *c, const void *buf, size_t len, const char *what)
 }
 
 static void
-dc_ping(struct dc *c, const char *msg, const char *what)
+dc_ping(struct integ_ssl *c, const char *msg, const char *what)
 {
 	dc_echo(c, msg, strlen(msg), what);
 }
 
 /* After our close_notify or the server's: expect close_notify. */
 static void
-dc_expect_close(struct dc *c, int timeout_ms, const char *what)
+dc_expect_close(struct integ_ssl *c, int timeout_ms, const char *what)
 {
 	unsigned char	buf[2048];
 	ssize_t		n;
@@ -721,197 +483,18 @@ dc_expect_close(struct dc *c, int timeout_ms, const char *what)
 	    "(%s)", what, n, c->err);
 }
 
-static void
-dc_shutdown(struct dc *c)
-{
-	ERR_clear_error();
-	ck_assert_msg(SSL_shutdown(c->ssl) >= 0, "SSL_shutdown failed");
-}
-
-static void
-dc_close(struct dc *c)
-{
-	if (c->ssl != NULL)
-		SSL_free(c->ssl);
-	if (c->fd != -1)
-		close(c->fd);
-	if (c->ctx != NULL)
-		SSL_CTX_free(c->ctx);
-	c->ssl = NULL;
-	c->ctx = NULL;
-	c->fd = -1;
-}
-
 /* A tunnel with our CA's client certificate to 127.0.0.1:dst, pinged. */
 static void
-dc_tunnel(struct dc *c, uint16_t port, uint16_t dst, const char *what)
+dc_tunnel(struct integ_ssl *c, uint16_t port, uint16_t dst, const char *what)
 {
 	uint8_t	hdr[SH_SIZE];
 
 	ck_assert_msg(dc_open(c, port, 0, pa.cli_crt, pa.cli_key, pa.ca,
 	    HS_MS) == 0, "%s: %s", what, c->err);
-	hdr_for(dst, hdr);
+	integ_stream_header(dst, hdr);
 	ck_assert_msg(dc_write(c, hdr, sizeof(hdr)) == 0, "%s: header: %s",
 	    what, c->err);
 	dc_ping(c, what, what);
-}
-
-/*
- * A child process with pipes on stdin, stdout and stderr (s_client).
- */
-struct proc {
-	pid_t	pid;
-	int	in;		/* its stdin, -1 once closed */
-	int	out;
-	int	err;
-};
-
-static void
-proc_start(struct proc *p, const char *const argv[])
-{
-	struct sigaction sa;
-	pid_t		 parent = getpid();
-	long		 maxfd;
-	int		 pin[2], pout[2], perr[2], fd;
-
-	ck_assert(pipe2(pin, O_CLOEXEC) == 0 && pipe2(pout, O_CLOEXEC) == 0 &&
-	    pipe2(perr, O_CLOEXEC) == 0);
-	maxfd = sysconf(_SC_OPEN_MAX);
-	if (maxfd < 0 || maxfd > 65536)
-		maxfd = 65536;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	sigemptyset(&sa.sa_mask);
-	p->pid = fork();
-	ck_assert_msg(p->pid != -1, "fork: %s", strerror(errno));
-	if (p->pid == 0) {
-		/* Async-signal-safe calls only: echo threads may hold locks. */
-#ifdef __linux__
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 ||
-		    getppid() != parent)
-			_exit(127);
-#else
-		(void)parent;
-#endif
-		if (dup2(pin[0], 0) == -1 || dup2(pout[1], 1) == -1 ||
-		    dup2(perr[1], 2) == -1)
-			_exit(127);
-		for (fd = 3; fd < maxfd; fd++)
-			close(fd);
-		sigaction(SIGPIPE, &sa, NULL);
-		execvp(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	close(pin[0]);
-	close(pout[1]);
-	close(perr[1]);
-	p->in = pin[1];
-	p->out = pout[0];
-	p->err = perr[0];
-}
-
-static void
-fd_write_all(int fd, const void *buf, size_t len, const char *what)
-{
-	const char	*p = buf;
-	ssize_t		 n;
-
-	while (len > 0) {
-		n = write(fd, p, len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		ck_assert_msg(n > 0, "%s: write: %s", what, strerror(errno));
-		p += n;
-		len -= (size_t)n;
-	}
-}
-
-/* Read from a pipe: exactly len bytes, or until EOF (NUL-ended), bounded. */
-static size_t
-fd_read(int fd, void *buf, size_t len, int timeout_ms, int until_eof)
-{
-	struct pollfd	 pfd;
-	char		*p = buf;
-	uint64_t	 deadline, now;
-	size_t		 got = 0;
-	ssize_t		 n;
-
-	deadline = integ_now_ms() + (uint64_t)timeout_ms;
-	while (got < len && (now = integ_now_ms()) < deadline) {
-		pfd.fd = fd;
-		pfd.events = POLLIN;
-		if (poll(&pfd, 1, (int)(deadline - now)) <= 0)
-			continue;
-		n = read(fd, p + got, len - got);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	if (until_eof && got < len)
-		p[got] = '\0';
-	return (got);
-}
-
-/* Close stdin, stop it (SIGTERM if asked), collect stderr; status. */
-static int
-proc_finish(struct proc *p, int term, char *errbuf, size_t errsize)
-{
-	uint64_t	deadline;
-	pid_t		r;
-	int		status = -1;
-
-	if (p->in != -1)
-		close(p->in);
-	p->in = -1;
-	if (term)
-		kill(p->pid, SIGTERM);
-	fd_read(p->err, errbuf, errsize - 1, IO_MS, 1);
-	deadline = integ_now_ms() + IO_MS;
-	for (;;) {
-		r = waitpid(p->pid, &status, WNOHANG);
-		if (r == p->pid)
-			break;
-		if (integ_now_ms() >= deadline || (r == -1 && errno != EINTR)) {
-			kill(p->pid, SIGKILL);
-			waitpid(p->pid, NULL, 0);
-			status = -1;
-			break;
-		}
-		integ_sleep_ms(5);
-	}
-	close(p->out);
-	close(p->err);
-	return (status);
-}
-
-/* `openssl s_client -dtls1_2` against 127.0.0.1:port; cert may be NULL. */
-static void
-sclient_start(struct proc *p, uint16_t port, const char *cert,
-    const char *key)
-{
-	static char	 connect[32];
-	const char	*argv[16];
-	int		 i = 0;
-
-	snprintf(connect, sizeof(connect), "127.0.0.1:%u", (unsigned)port);
-	argv[i++] = "openssl";
-	argv[i++] = "s_client";
-	argv[i++] = "-dtls1_2";
-	argv[i++] = "-connect";
-	argv[i++] = connect;
-	if (cert != NULL) {
-		argv[i++] = "-cert";
-		argv[i++] = cert;
-		argv[i++] = "-key";
-		argv[i++] = key;
-	}
-	argv[i++] = "-CAfile";
-	argv[i++] = pa.ca;
-	argv[i++] = "-quiet";
-	argv[i] = NULL;
-	proc_start(p, argv);
 }
 
 /*
@@ -1019,10 +602,10 @@ ch_build(uint8_t *buf, const uint8_t *cookie, size_t cookielen, int exts,
 static size_t
 ch_capture(uint8_t *buf, size_t size)
 {
-	struct dc	c;
-	uint64_t	deadline;
-	ssize_t		n;
-	int		sink, r;
+	struct integ_ssl	c;
+	uint64_t		deadline;
+	ssize_t			n;
+	int			sink, r;
 
 	sink = udp_sock();
 	memset(&c, 0, sizeof(c));
@@ -1034,12 +617,12 @@ ch_capture(uint8_t *buf, size_t size)
 	r = SSL_do_handshake(c.ssl);
 	ck_assert_msg(r != 1 && SSL_get_error(c.ssl, r) ==
 	    SSL_ERROR_WANT_READ, "capture: SSL_do_handshake did not wait");
-	deadline = integ_now_ms() + IO_MS;
+	deadline = integ_now_ms() + INTEG_IO_MS;
 	n = integ_recv_wait(sink, buf, size, (int)(deadline -
 	    integ_now_ms()));
 	ck_assert_msg(n > 25 && buf[0] == 22 && buf[13] == 1, "capture: no "
 	    "ClientHello from OpenSSL (%zd bytes)", n);
-	dc_close(&c);
+	integ_ssl_close(&c);
 	close(sink);
 	return ((size_t)n);
 }
@@ -1077,8 +660,8 @@ START_TEST(test_dtls_pair_10000)
 	unsigned char		 got[PAIR_SRC][PAIR_N];
 	unsigned		 sent[PAIR_SRC], recvd[PAIR_SRC], src, seq;
 	unsigned long long	 bytes[PAIR_SRC], total = 0;
-	char			 svcs[2048] = "", re[RE_MAX];
-	char			 line[LINE_MAX_LEN], pfx[PAIR_PFX + 1];
+	char			 svcs[2048] = "", re[INTEG_RE_MAX];
+	char			 line[INTEG_LINE_MAX], pfx[PAIR_PFX + 1];
 	uint64_t		 t0, deadline, progress;
 	uint16_t		 sport, cport, lport[PAIR_SRC];
 	size_t			 len;
@@ -1087,11 +670,11 @@ START_TEST(test_dtls_pair_10000)
 	int			 fd[PAIR_SRC], i, j;
 
 	echo = integ_echo_start(INTEG_ECHO_UDP, AF_INET);
-	pki_make(&pa, "a");
+	integ_pki_make(&pa, "a");
 	sport = srv_start(&pa, 2, "");
 	cli_svc(svcs, sizeof(svcs), "cli", sport, integ_echo_port(echo), "");
-	cli_start(2, svcs);
-	cport = cli_port("cli");
+	integ_cli_start(CONF_HEAD_FMT "%s", 2, svcs);
+	cport = integ_cli_port("cli", "udp");
 
 	memset(got, 0, sizeof(got));
 	for (i = 0; i < PAIR_SRC; i++) {
@@ -1113,7 +696,7 @@ START_TEST(test_dtls_pair_10000)
 		    (unsigned long long)(integ_now_ms() - t0), total,
 		    PAIR_SRC * PAIR_N,
 		    (unsigned long long)(integ_now_ms() - progress), sent[0],
-		    recvd[0], io_state());
+		    recvd[0], integ_io_state());
 		for (i = 0; i < PAIR_SRC; i++) {
 			while (sent[i] < PAIR_N && sent[i] - recvd[i] <
 			    PAIR_WIN) {
@@ -1170,16 +753,15 @@ START_TEST(test_dtls_pair_10000)
 	assert_stats("agent", PAIR_SRC, PAIR_SRC, "after the exchange");
 
 	/* Each client flow carried its source's datagrams, nothing else. */
-	cli_stop_ok();
+	integ_cli_stop_ok(INTEG_STOP_MS);
 	for (i = 0; i < PAIR_SRC; i++) {
-		ck_assert_msg(cli_log_wait(re_closed(re, sizeof(re), "cli",
-		    lport[i]), LOG_MS, line, sizeof(line)) == 0, "the client "
-		    "logged no \"flow closed\" for source port %u", lport[i]);
-		assert_num(line, "pkts_in", PAIR_N);
-		assert_num(line, "pkts_out", PAIR_N);
-		assert_num(line, "bytes_in", (long long)bytes[i]);
-		assert_num(line, "bytes_out", (long long)bytes[i]);
-		assert_num(line, "drops", 0);
+		integ_cli_closed_line("cli", lport[i], line, sizeof(line),
+		    "pair source");
+		integ_assert_num(line, "pkts_in", PAIR_N);
+		integ_assert_num(line, "pkts_out", PAIR_N);
+		integ_assert_num(line, "bytes_in", (long long)bytes[i]);
+		integ_assert_num(line, "bytes_out", (long long)bytes[i]);
+		integ_assert_num(line, "drops", 0);
 	}
 	/* The client's close_notify ends each server session. */
 	snprintf(re, sizeof(re), "flow closed service=agent flow=[0-9]+ "
@@ -1187,13 +769,13 @@ START_TEST(test_dtls_pair_10000)
 	    "bytes_in=[0-9]+ bytes_out=[0-9]+ pkts_in=%d pkts_out=%d drops=0 "
 	    "duration=[0-9]+ms reason=closed$", (unsigned)integ_echo_port(echo),
 	    PAIR_N, PAIR_N);
-	ck_assert_int_eq(integ_log_wait_count(0, re, PAIR_SRC, LOG_MS),
+	ck_assert_int_eq(integ_log_wait_count(0, re, PAIR_SRC, INTEG_LOG_MS),
 	    PAIR_SRC);
 	ck_assert_int_eq(integ_log_count(0, "flow closed service=agent "),
 	    PAIR_SRC);
 	for (i = 0; i < PAIR_SRC; i++)
 		close(fd[i]);
-	integ_daemon_stop_ok(STOP_MS);
+	integ_daemon_stop_ok(INTEG_STOP_MS);
 	integ_echo_stop(echo);
 }
 END_TEST
@@ -1209,10 +791,11 @@ END_TEST
 START_TEST(test_dtls_openssl_s_client)
 {
 	struct integ_echo	*echo;
-	struct proc		 sc;
-	struct dc		 c;
+	struct integ_proc	 sc;
+	struct integ_ssl	 c;
 	uint8_t			 hdr[SH_SIZE], big[SH_SIZE + 10];
-	char			 buf[256], line[LINE_MAX_LEN], re[RE_MAX];
+	char			 buf[256], line[INTEG_LINE_MAX];
+	char			 re[INTEG_RE_MAX];
 	char			 errbuf[8192];
 	static const char	 l1[] = "hello over dtls\n";
 	static const char	 l2[] = "second record, second datagram\n";
@@ -1222,68 +805,69 @@ START_TEST(test_dtls_openssl_s_client)
 
 	echo = integ_echo_start(INTEG_ECHO_UDP, AF_INET);
 	eport = integ_echo_port(echo);
-	pki_make(&pa, "a");
+	integ_pki_make(&pa, "a");
 	sport = srv_start(&pa, 1, "");
-	hdr_for(eport, hdr);
+	integ_stream_header(eport, hdr);
 
 	/* The header alone; each stdin read() is one record. */
-	sclient_start(&sc, sport, pa.cli_crt, pa.cli_key);
-	fd_write_all(sc.in, hdr, sizeof(hdr), "s_client header");
+	integ_sclient_start(&sc, 1, sport, NULL, pa.cli_crt, pa.cli_key, pa.ca);
+	integ_fd_write_all(sc.in, hdr, sizeof(hdr), "s_client header");
 	snprintf(re, sizeof(re), "debug tunnel request host=127\\.0\\.0\\.1 "
 	    "port=%u service=agent ", (unsigned)eport);
-	if (integ_log_wait(0, re, IO_MS, NULL, 0) != 0) {
-		proc_finish(&sc, 1, errbuf, sizeof(errbuf));
+	if (integ_log_wait(0, re, INTEG_IO_MS, NULL, 0) != 0) {
+		integ_proc_finish(&sc, 1, errbuf, sizeof(errbuf));
 		ck_abort_msg("the server saw no tunnel request from s_client; "
 		    "its stderr:\n%s", errbuf);
 	}
-	fd_write_all(sc.in, l1, strlen(l1), "s_client line 1");
-	n = fd_read(sc.out, buf, strlen(l1), IO_MS, 0);
+	integ_fd_write_all(sc.in, l1, strlen(l1), "s_client line 1");
+	n = integ_fd_read(sc.out, buf, strlen(l1), INTEG_IO_MS, 0);
 	if (n != strlen(l1) || memcmp(buf, l1, n) != 0) {
-		proc_finish(&sc, 1, errbuf, sizeof(errbuf));
+		integ_proc_finish(&sc, 1, errbuf, sizeof(errbuf));
 		ck_abort_msg("s_client got %zu of %zu bytes back; its stderr:"
 		    "\n%s", n, strlen(l1), errbuf);
 	}
-	fd_write_all(sc.in, l2, strlen(l2), "s_client line 2");
-	n = fd_read(sc.out, buf, strlen(l2), IO_MS, 0);
+	integ_fd_write_all(sc.in, l2, strlen(l2), "s_client line 2");
+	n = integ_fd_read(sc.out, buf, strlen(l2), INTEG_IO_MS, 0);
 	ck_assert_msg(n == strlen(l2) && memcmp(buf, l2, n) == 0, "s_client "
 	    "line 2: got %zu of %zu bytes back", n, strlen(l2));
-	n = fd_read(sc.out, buf, 1, 200, 0);
+	n = integ_fd_read(sc.out, buf, 1, 200, 0);
 	ck_assert_msg(n == 0, "s_client got more than its echo");
-	(void)proc_finish(&sc, 1, errbuf, sizeof(errbuf));
+	(void)integ_proc_finish(&sc, 1, errbuf, sizeof(errbuf));
 	ck_assert_uint_eq(integ_echo_count(echo), 2);
 
 	/* The header and a line in one record: refused, close_notify. */
-	sclient_start(&sc, sport, pa.cli_crt, pa.cli_key);
+	integ_sclient_start(&sc, 1, sport, NULL, pa.cli_crt, pa.cli_key, pa.ca);
 	memcpy(big, hdr, SH_SIZE);
 	memcpy(big + SH_SIZE, "0123456789", 10);
-	fd_write_all(sc.in, big, sizeof(big), "s_client header+data");
+	integ_fd_write_all(sc.in, big, sizeof(big), "s_client header+data");
 	snprintf(re, sizeof(re), "warn bad tunnel header: a %zu-byte record "
 	    "where %d header bytes were due service=agent flow=[0-9]+$",
 	    sizeof(big), SH_SIZE);
-	ck_assert_msg(integ_log_wait(0, re, IO_MS, line, sizeof(line)) == 0,
-	    "no \"bad tunnel header\" line for s_client's header+data record");
-	n = fd_read(sc.out, buf, sizeof(buf) - 1, IO_MS, 1);
+	ck_assert_msg(integ_log_wait(0, re, INTEG_IO_MS, line, sizeof(line)) ==
+	    0, "no \"bad tunnel header\" line for s_client's header+data "
+	    "record");
+	n = integ_fd_read(sc.out, buf, sizeof(buf) - 1, INTEG_IO_MS, 1);
 	/* -quiet ignores stdin's EOF: s_client ends on our close_notify. */
-	status = proc_finish(&sc, 0, errbuf, sizeof(errbuf));
+	status = integ_proc_finish(&sc, 0, errbuf, sizeof(errbuf));
 	ck_assert_msg(n == 0, "s_client got data after a refused header: %s",
 	    buf);
 	ck_assert_msg(status != -1, "s_client did not end after the server's "
 	    "close_notify; its stderr:\n%s", errbuf);
 	snprintf(re, sizeof(re), "flow closed service=agent flow=[0-9]+ "
 	    "peer=127\\.0\\.0\\.1:[0-9]+ dst=- .* reason=header$");
-	ck_assert_msg(integ_log_wait(0, re, LOG_MS, NULL, 0) == 0, "no flow "
-	    "closed reason=header for s_client");
+	ck_assert_msg(integ_log_wait(0, re, INTEG_LOG_MS, NULL, 0) == 0,
+	    "no flow closed reason=header for s_client");
 
 	/* In process: header+10 bytes in one record, refused likewise. */
 	ck_assert_msg(dc_open(&c, sport, 0, pa.cli_crt, pa.cli_key, pa.ca,
 	    HS_MS) == 0, "handshake: %s", c.err);
 	ck_assert_msg(dc_write(&c, big, sizeof(big)) == 0, "%s", c.err);
-	dc_expect_close(&c, IO_MS, "header+data in one record");
-	srv_closed_line(c.lport, line, sizeof(line), "header+data");
-	assert_field(line, "reason", "header");
-	assert_field(line, "dst", "-");
-	assert_num(line, "pkts_in", 0);
-	dc_close(&c);
+	dc_expect_close(&c, INTEG_IO_MS, "header+data in one record");
+	integ_closed_line("agent", c.lport, line, sizeof(line), "header+data");
+	integ_assert_field(line, "reason", "header");
+	integ_assert_field(line, "dst", "-");
+	integ_assert_num(line, "pkts_in", 0);
+	integ_ssl_close(&c);
 
 	/* A header split 100+175 is accumulated (pion's full read does). */
 	ck_assert_msg(dc_open(&c, sport, 0, pa.cli_crt, pa.cli_key, pa.ca,
@@ -1293,20 +877,20 @@ START_TEST(test_dtls_openssl_s_client)
 	    c.err);
 	dc_ping(&c, "after a split header", "split header");
 	dc_ping(&c, "x", "one-byte datagram");
-	dc_shutdown(&c);
-	dc_expect_close(&c, IO_MS, "our close_notify");
-	srv_closed_line(c.lport, line, sizeof(line), "split header");
-	assert_field(line, "reason", "closed");
+	integ_ssl_shutdown(&c);
+	dc_expect_close(&c, INTEG_IO_MS, "our close_notify");
+	integ_closed_line("agent", c.lport, line, sizeof(line), "split header");
+	integ_assert_field(line, "reason", "closed");
 	snprintf(buf, sizeof(buf), "127.0.0.1:%u", (unsigned)eport);
-	assert_field(line, "dst", buf);
-	assert_num(line, "pkts_in", 2);
-	assert_num(line, "pkts_out", 2);
-	assert_num(line, "bytes_in", (long long)strlen("after a split header")
-	    + 1);
-	dc_close(&c);
+	integ_assert_field(line, "dst", buf);
+	integ_assert_num(line, "pkts_in", 2);
+	integ_assert_num(line, "pkts_out", 2);
+	integ_assert_num(line, "bytes_in",
+	    (long long)strlen("after a split header") + 1);
+	integ_ssl_close(&c);
 	ck_assert_uint_eq(integ_echo_count(echo), 4);
 
-	integ_daemon_stop_ok(STOP_MS);
+	integ_daemon_stop_ok(INTEG_STOP_MS);
 	integ_echo_stop(echo);
 }
 END_TEST
@@ -1338,9 +922,9 @@ START_TEST(test_dtls_refusals)
 {
 	const struct refusal	*rf;
 	struct integ_echo	*echo;
-	struct proc		 sc;
-	struct dc		 c;
-	char			 line[LINE_MAX_LEN], re[RE_MAX + 64];
+	struct integ_proc	 sc;
+	struct integ_ssl	 c;
+	char			 line[INTEG_LINE_MAX], re[INTEG_RE_MAX + 64];
 	char			 buf[256], errbuf[8192], esc[256];
 	long long		 id;
 	size_t			 i, n;
@@ -1348,8 +932,8 @@ START_TEST(test_dtls_refusals)
 	int			 status;
 
 	echo = integ_echo_start(INTEG_ECHO_UDP, AF_INET);
-	pki_make(&pa, "a");
-	pki_make(&pb, "b");
+	integ_pki_make(&pa, "a");
+	integ_pki_make(&pb, "b");
 	sport = srv_start(&pa, 1, "");
 
 	for (i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++) {
@@ -1362,23 +946,24 @@ START_TEST(test_dtls_refusals)
 		ck_assert_msg(strstr(c.err, rf->client_err) != NULL, "%s: "
 		    "expected \"%s\", the client saw: %s", rf->name,
 		    rf->client_err, c.err);
-		srv_closed_line(c.lport, line, sizeof(line), rf->name);
-		assert_field(line, "reason", "tls");
-		assert_field(line, "dst", "-");
+		integ_closed_line("agent", c.lport, line, sizeof(line),
+		    rf->name);
+		integ_assert_field(line, "reason", "tls");
+		integ_assert_field(line, "dst", "-");
 		id = integ_field_num(line, "flow");
 		snprintf(re, sizeof(re), "warn dtls handshake failed: "
 		    "openssl=\"[^\"]*%s[^\"]*\" service=agent flow=%lld$",
 		    integ_re_escape(rf->server_err, esc, sizeof(esc)), id);
-		ck_assert_msg(integ_log_wait(0, re, LOG_MS, NULL, 0) == 0,
+		ck_assert_msg(integ_log_wait(0, re, INTEG_LOG_MS, NULL, 0) == 0,
 		    "%s: no \"dtls handshake failed ... %s\" line for flow "
 		    "%lld", rf->name, rf->server_err, id);
-		dc_close(&c);
+		integ_ssl_close(&c);
 	}
 
 	/* s_client without a certificate fails too. */
-	sclient_start(&sc, sport, NULL, NULL);
-	n = fd_read(sc.out, buf, sizeof(buf) - 1, IO_MS, 1);
-	status = proc_finish(&sc, 0, errbuf, sizeof(errbuf));
+	integ_sclient_start(&sc, 1, sport, NULL, NULL, NULL, pa.ca);
+	n = integ_fd_read(sc.out, buf, sizeof(buf) - 1, INTEG_IO_MS, 1);
+	status = integ_proc_finish(&sc, 0, errbuf, sizeof(errbuf));
 	ck_assert_msg(n == 0, "s_client without a certificate got data: %s",
 	    buf);
 	ck_assert_msg(status != -1 && !(WIFEXITED(status) &&
@@ -1388,17 +973,17 @@ START_TEST(test_dtls_refusals)
 	    "s_client without a certificate: no \"alert handshake failure\" "
 	    "in:\n%s", errbuf);
 	ck_assert_int_eq(integ_log_wait_count(0, "warn dtls handshake failed: "
-	    "openssl=\"[^\"]*peer did not return a certificate", 2, LOG_MS),
-	    2);
+	    "openssl=\"[^\"]*peer did not return a certificate", 2,
+	    INTEG_LOG_MS), 2);
 
 	/* Nothing was dialled and every session is gone. */
 	ck_assert_int_eq(integ_log_wait_count(0, "flow closed service=agent "
-	    ".* reason=tls$", 4, LOG_MS), 4);
+	    ".* reason=tls$", 4, INTEG_LOG_MS), 4);
 	ck_assert_uint_eq(integ_echo_count(echo), 0);
 	ck_assert_int_eq(integ_log_count(0, "tunnel request"), 0);
 	assert_stats("agent", 0, 4, "after the refusals");
 
-	integ_daemon_stop_ok(STOP_MS);
+	integ_daemon_stop_ok(INTEG_STOP_MS);
 	integ_echo_stop(echo);
 }
 END_TEST
@@ -1427,9 +1012,9 @@ hvr_check(uint16_t port, const uint8_t *ch, size_t chlen, uint8_t *cookie,
 
 	fd = udp_sock();
 	udp_send(fd, port, ch, chlen, what);
-	n = integ_recv_wait(fd, buf, sizeof(buf), IO_MS);
+	n = integ_recv_wait(fd, buf, sizeof(buf), INTEG_IO_MS);
 	ck_assert_msg(n > 0, "%s: no answer to a %zu-byte ClientHello: %s",
-	    what, chlen, io_state());
+	    what, chlen, integ_io_state());
 	ck_assert_msg(n >= 28 && buf[0] == 22 && buf[1] == 0xfe &&
 	    (buf[2] == 0xff || buf[2] == 0xfd) && buf[3] == 0 && buf[4] == 0 &&
 	    buf[13] == 3, "%s: the %zd-byte answer is no HelloVerifyRequest "
@@ -1471,7 +1056,7 @@ cookie_session(uint16_t sport)
 	ck_assert_uint_eq(alen, chlen + cookielen);
 	ck_assert(memcmp(again + 27, ch + 27, 32) == 0);
 	udp_send(fd, sport, again, alen, "hello with cookie");
-	n = integ_recv_wait(fd, buf, sizeof(buf), IO_MS);
+	n = integ_recv_wait(fd, buf, sizeof(buf), INTEG_IO_MS);
 	ck_assert_msg(n > 25 && buf[0] == 22 && buf[13] == 2, "the hello with "
 	    "its cookie got %zd bytes back (record type %u, handshake type "
 	    "%u), expected a ServerHello", n, n > 0 ? buf[0] : 0, n > 13 ?
@@ -1482,7 +1067,7 @@ cookie_session(uint16_t sport)
 START_TEST(test_dtls_cookie)
 {
 	uint8_t		 ch[3][1024], buf[2048];
-	char		 line[LINE_MAX_LEN], re[RE_MAX];
+	char		 line[INTEG_LINE_MAX];
 	size_t		 chlen[3];
 	static const char *const kinds[3] = {
 		"a minimal hand-built ClientHello",
@@ -1495,7 +1080,7 @@ START_TEST(test_dtls_cookie)
 	uint16_t	 sport;
 	int		 fds[3 * COOKIE_PER_KIND], nfd = 0, k, i, fd;
 
-	pki_make(&pa, "a");
+	integ_pki_make(&pa, "a");
 	sport = srv_start(&pa, 1, "    handshake_timeout: 1s\n"
 	    "    header_timeout: 1s\n");
 	chlen[0] = ch_build(ch[0], NULL, 0, 0, 0, &rnd);
@@ -1529,15 +1114,14 @@ START_TEST(test_dtls_cookie)
 	 */
 	fd = cookie_session(sport);
 	ck_assert_msg(integ_log_wait(0, "info dtls handshake not done in time "
-	    "service=agent flow=[0-9]+$", LOG_MS, NULL, 0) == 0, "the "
+	    "service=agent flow=[0-9]+$", INTEG_LOG_MS, NULL, 0) == 0, "the "
 	    "unfinished handshake did not time out");
-	ck_assert_msg(integ_log_wait(0, re_closed(re, sizeof(re), "agent",
-	    integ_local_port(fd)), LOG_MS, line, sizeof(line)) == 0, "no flow "
-	    "closed line for the cookie session");
-	assert_field(line, "reason", "timeout");
+	integ_closed_line("agent", integ_local_port(fd), line, sizeof(line),
+	    "cookie session");
+	integ_assert_field(line, "reason", "timeout");
 	close(fd);
 	assert_stats("agent", 0, 1, "after the session with a cookie");
-	integ_daemon_stop_ok(STOP_MS);
+	integ_daemon_stop_ok(INTEG_STOP_MS);
 }
 END_TEST
 
@@ -1552,32 +1136,33 @@ END_TEST
 
 START_TEST(test_dtls_timeouts)
 {
-	struct dc	 c;
-	char		 line[LINE_MAX_LEN], re[RE_MAX];
-	uint64_t	 t0, took;
-	uint16_t	 sport;
-	int		 fd;
+	struct integ_ssl	 c;
+	char			 line[INTEG_LINE_MAX], re[INTEG_RE_MAX];
+	uint64_t		 t0, took;
+	uint16_t		 sport;
+	int			 fd;
 
-	pki_make(&pa, "a");
+	integ_pki_make(&pa, "a");
 
 	/* handshake_timeout 1s, header_timeout 4s: the handshake stalls. */
 	sport = srv_start(&pa, 1, "    handshake_timeout: 1s\n"
 	    "    header_timeout: 4s\n");
 	t0 = integ_now_ms();
 	fd = cookie_session(sport);
-	ck_assert_msg(integ_log_wait(0, re_closed(re, sizeof(re), "agent",
-	    integ_local_port(fd)), 1000 + 4000 + LOG_MS, line, sizeof(line)) ==
-	    0, "no flow closed line for the stalled handshake");
+	ck_assert_msg(integ_log_wait(0, integ_re_closed(re, sizeof(re),
+	    "agent", "127.0.0.1", integ_local_port(fd)), 1000 + 4000 +
+	    INTEG_LOG_MS, line, sizeof(line)) == 0, "no flow closed line for "
+	    "the stalled handshake");
 	took = integ_now_ms() - t0;
-	assert_field(line, "reason", "timeout");
-	assert_field(line, "dst", "-");
+	integ_assert_field(line, "reason", "timeout");
+	integ_assert_field(line, "dst", "-");
 	ck_assert_msg(integ_log_count(0, "info dtls handshake not done in time "
 	    "service=agent ") == 1, "no \"dtls handshake not done in time\"");
 	ck_assert_msg(took <= 1000 + TMO_SLACK_MS, "a stalled handshake with "
 	    "handshake_timeout 1s (header_timeout 4s) was closed after %llu "
 	    "ms: %s", (unsigned long long)took, line);
 	close(fd);
-	integ_daemon_stop_ok(STOP_MS);
+	integ_daemon_stop_ok(INTEG_STOP_MS);
 
 	/* handshake_timeout 4s, header_timeout 1s: no header comes. */
 	sport = srv_start(&pa, 1, "    handshake_timeout: 4s\n"
@@ -1585,19 +1170,19 @@ START_TEST(test_dtls_timeouts)
 	ck_assert_msg(dc_open(&c, sport, 0, pa.cli_crt, pa.cli_key, pa.ca,
 	    HS_MS) == 0, "handshake: %s", c.err);
 	t0 = integ_now_ms();
-	dc_expect_close(&c, 1000 + 4000 + IO_MS, "no header");
+	dc_expect_close(&c, 1000 + 4000 + INTEG_IO_MS, "no header");
 	took = integ_now_ms() - t0;
-	srv_closed_line(c.lport, line, sizeof(line), "no header");
-	assert_field(line, "reason", "timeout");
-	assert_field(line, "dst", "-");
+	integ_closed_line("agent", c.lport, line, sizeof(line), "no header");
+	integ_assert_field(line, "reason", "timeout");
+	integ_assert_field(line, "dst", "-");
 	ck_assert_msg(integ_log_count(0, "info tunnel header not done in time "
 	    "service=agent ") == 1, "no \"tunnel header not done in time\"");
 	ck_assert_msg(took >= 900 && took <= 1000 + TMO_SLACK_MS, "a session "
 	    "without a header (header_timeout 1s, handshake_timeout 4s) was "
 	    "closed %llu ms after its handshake", (unsigned long long)took);
-	dc_close(&c);
+	integ_ssl_close(&c);
 	ck_assert_int_eq(integ_log_count(0, "tunnel request"), 0);
-	integ_daemon_stop_ok(STOP_MS);
+	integ_daemon_stop_ok(INTEG_STOP_MS);
 }
 END_TEST
 
@@ -1673,9 +1258,9 @@ garbage_make(unsigned i, uint8_t *buf, uint64_t *rnd)
 START_TEST(test_dtls_garbage)
 {
 	struct integ_echo	*echo;
-	struct dc		 c;
+	struct integ_ssl	 c;
 	uint8_t			*buf;
-	char			 msg[64], line[LINE_MAX_LEN];
+	char			 msg[64], line[INTEG_LINE_MAX];
 	uint64_t		 rnd = 5, t0;
 	size_t			 len;
 	ssize_t			 n;
@@ -1684,7 +1269,7 @@ START_TEST(test_dtls_garbage)
 	int			 hvrs = 0, want;
 
 	echo = integ_echo_start(INTEG_ECHO_UDP, AF_INET);
-	pki_make(&pa, "a");
+	integ_pki_make(&pa, "a");
 	sport = srv_start(&pa, 1, "");
 	dc_tunnel(&c, sport, integ_echo_port(echo), "live session");
 	pings++;
@@ -1719,7 +1304,8 @@ START_TEST(test_dtls_garbage)
 	fprintf(stderr, "dtls: %d garbage datagrams (%d spoofed) and %d live "
 	    "echoes in %llu ms\n", GARBAGE_N, own, pings,
 	    (unsigned long long)(integ_now_ms() - t0));
-	ck_assert_msg(integ_daemon_running(), "flowgate died: %s", io_state());
+	ck_assert_msg(integ_daemon_running(), "flowgate died: %s",
+	    integ_io_state());
 	dc_ping(&c, "after the garbage", "after the garbage");
 	/*
 	 * The only answers: one HelloVerifyRequest per well-formed hello
@@ -1745,19 +1331,19 @@ START_TEST(test_dtls_garbage)
 	assert_stats("agent", 1, 1, "after the garbage");
 	ck_assert_uint_eq(integ_echo_count(echo), (unsigned long)pings);
 
-	dc_shutdown(&c);
-	dc_expect_close(&c, IO_MS, "our close_notify");
-	srv_closed_line(c.lport, line, sizeof(line), "live session");
-	assert_field(line, "reason", "closed");
-	assert_num(line, "pkts_in", pings);
-	assert_num(line, "pkts_out", pings);
-	assert_num(line, "drops", 0);
+	integ_ssl_shutdown(&c);
+	dc_expect_close(&c, INTEG_IO_MS, "our close_notify");
+	integ_closed_line("agent", c.lport, line, sizeof(line), "live session");
+	integ_assert_field(line, "reason", "closed");
+	integ_assert_num(line, "pkts_in", pings);
+	integ_assert_num(line, "pkts_out", pings);
+	integ_assert_num(line, "drops", 0);
 	ck_assert_int_eq(integ_log_count(0, "flow closed"), 1);
-	dc_close(&c);
+	integ_ssl_close(&c);
 	for (i = 0; i < GARBAGE_SRC; i++)
 		close(fds[i]);
 	free(buf);
-	integ_daemon_stop_ok(STOP_MS);
+	integ_daemon_stop_ok(INTEG_STOP_MS);
 	integ_echo_stop(echo);
 }
 END_TEST
@@ -1772,16 +1358,17 @@ END_TEST
 START_TEST(test_dtls_idle)
 {
 	struct integ_echo	*echo;
-	struct dc		 c, c2;
+	struct integ_ssl	 c, c2;
 	unsigned char		 got[DGRAM_MAX];
-	char			 line[LINE_MAX_LEN], dst[64], re[RE_MAX];
+	char			 line[INTEG_LINE_MAX], dst[64];
+	char			 re[INTEG_RE_MAX];
 	char			 svcs[2048] = "";
 	uint64_t		 last, took;
 	uint16_t		 sport, cport;
 	int			 i, ufd, field;
 
 	echo = integ_echo_start(INTEG_ECHO_UDP, AF_INET);
-	pki_make(&pa, "a");
+	integ_pki_make(&pa, "a");
 	sport = srv_start(&pa, 1, "    idle_timeout: 1s\n");
 	dc_tunnel(&c, sport, integ_echo_port(echo), "idle session");
 	for (i = 0; i < 4; i++) {
@@ -1791,61 +1378,63 @@ START_TEST(test_dtls_idle)
 	last = integ_now_ms();
 	ck_assert_int_eq(integ_log_count(0, "flow closed"), 0);
 
-	dc_expect_close(&c, IO_MS, "idle expiry");
+	dc_expect_close(&c, INTEG_IO_MS, "idle expiry");
 	took = integ_now_ms() - last;
-	srv_closed_line(c.lport, line, sizeof(line), "idle session");
-	assert_field(line, "reason", "idle");
+	integ_closed_line("agent", c.lport, line, sizeof(line), "idle session");
+	integ_assert_field(line, "reason", "idle");
 	snprintf(dst, sizeof(dst), "127.0.0.1:%u",
 	    (unsigned)integ_echo_port(echo));
-	assert_field(line, "dst", dst);
-	assert_num(line, "pkts_in", 5);
-	assert_num(line, "pkts_out", 5);
+	integ_assert_field(line, "dst", dst);
+	integ_assert_num(line, "pkts_in", 5);
+	integ_assert_num(line, "pkts_out", 5);
 	ck_assert_msg(took >= 900 && took <= 3500, "the idle session closed "
 	    "%llu ms after its last datagram, expected about 1000",
 	    (unsigned long long)took);
-	dc_close(&c);
+	integ_ssl_close(&c);
 
 	dc_tunnel(&c2, sport, integ_echo_port(echo), "session after idle");
 	dc_ping(&c2, "still there", "session after idle");
 	assert_stats("agent", 1, 2, "after the idle expiry");
-	dc_shutdown(&c2);
-	dc_expect_close(&c2, IO_MS, "our close_notify");
-	srv_closed_line(c2.lport, line, sizeof(line), "session after idle");
-	assert_field(line, "reason", "closed");
-	assert_num(line, "pkts_in", 2);
-	dc_close(&c2);
+	integ_ssl_shutdown(&c2);
+	dc_expect_close(&c2, INTEG_IO_MS, "our close_notify");
+	integ_closed_line("agent", c2.lport, line, sizeof(line),
+	    "session after idle");
+	integ_assert_field(line, "reason", "closed");
+	integ_assert_num(line, "pkts_in", 2);
+	integ_ssl_close(&c2);
 
 	/* The flowgate client reconnects after the server's idle expiry. */
 	cli_svc(svcs, sizeof(svcs), "cli", sport, integ_echo_port(echo), "");
-	cli_start(1, svcs);
-	cport = cli_port("cli");
+	integ_cli_start(CONF_HEAD_FMT "%s", 1, svcs);
+	cport = integ_cli_port("cli", "udp");
 	ufd = udp_sock();
 	udp_echo_ok(ufd, cport, (const unsigned char *)"first", 5, got,
 	    "through the client");
-	ck_assert_msg(cli_log_wait(re_closed(re, sizeof(re), "cli",
-	    integ_local_port(ufd)), 1000 + LOG_MS, line, sizeof(line)) == 0,
-	    "the client's flow did not end with the server's session");
-	assert_field(line, "reason", "closed");
-	assert_num(line, "pkts_in", 1);
+	ck_assert_msg(integ_cli_log_wait(integ_re_closed(re, sizeof(re), "cli",
+	    "127.0.0.1", integ_local_port(ufd)), 1000 + INTEG_LOG_MS, line,
+	    sizeof(line)) == 0, "the client's flow did not end with the "
+	    "server's session");
+	integ_assert_field(line, "reason", "closed");
+	integ_assert_num(line, "pkts_in", 1);
 	field = integ_field(line, "dst", dst, sizeof(dst));
 	ck_assert_int_eq(field, 0);
 	udp_echo_ok(ufd, cport, (const unsigned char *)"second", 6, got,
 	    "through the client, after the server's idle expiry");
 	ck_assert_int_eq(integ_log_wait_count(0, "flow closed service=agent "
-	    ".* reason=idle$", 2, LOG_MS), 2);
+	    ".* reason=idle$", 2, INTEG_LOG_MS), 2);
 	assert_stats("agent", 1, 4, "after the client reconnected");
 	cli_stats("cli", 1, 2, "after the client reconnected");
 	/* Two sessions, from two client ports. */
 	ck_assert_int_eq(integ_log_count(0, "tunnel request "
 	    "host=127\\.0\\.0\\.1 port=[0-9]+ service=agent flow=[34]$"), 2);
-	cli_stop_ok();
-	ck_assert_msg(cli_log_wait("flow closed service=cli flow=2 .* "
-	    "reason=shutdown$", LOG_MS, line, sizeof(line)) == 0, "no second "
-	    "client flow");
-	assert_num(line, "pkts_in", 1);
-	assert_num(line, "pkts_out", 1);
+	integ_cli_stop_ok(INTEG_STOP_MS);
+	ck_assert_msg(integ_cli_log_wait("flow closed service=cli flow=2 .* "
+	    "reason=shutdown$", INTEG_LOG_MS, line, sizeof(line)) == 0,
+	    "no second client flow");
+	integ_assert_num(line, "pkts_in", 1);
+	integ_assert_num(line, "pkts_out", 1);
 	close(ufd);
-	integ_daemon_stop_ok(STOP_MS);
+	integ_daemon_stop_ok(INTEG_STOP_MS);
 	integ_echo_stop(echo);
 }
 END_TEST
@@ -1858,23 +1447,24 @@ END_TEST
 START_TEST(test_dtls_restart)
 {
 	struct integ_echo	*echo;
-	struct dc		 c;
+	struct integ_ssl	 c;
 	uint8_t			 hdr[SH_SIZE];
-	char			 line[LINE_MAX_LEN], re[RE_MAX], dst[64];
+	char			 line[INTEG_LINE_MAX], re[INTEG_RE_MAX];
+	char			 dst[64];
 	long long		 oldid;
 	size_t			 mark;
 	uint16_t		 sport, lport;
 
 	echo = integ_echo_start(INTEG_ECHO_UDP, AF_INET);
-	pki_make(&pa, "a");
+	integ_pki_make(&pa, "a");
 	sport = srv_start(&pa, 1, "");
 	snprintf(dst, sizeof(dst), "127.0.0.1:%u",
 	    (unsigned)integ_echo_port(echo));
 	dc_tunnel(&c, sport, integ_echo_port(echo), "first session");
 	lport = c.lport;
 	ck_assert_msg(integ_log_wait(0, "debug tunnel request .* "
-	    "service=agent flow=[0-9]+$", LOG_MS, line, sizeof(line)) == 0,
-	    "no tunnel request logged");
+	    "service=agent flow=[0-9]+$", INTEG_LOG_MS, line, sizeof(line)) ==
+	    0, "no tunnel request logged");
 	oldid = integ_field_num(line, "flow");
 
 	/* The process "restarts": new socket on the same port, new SSL. */
@@ -1886,7 +1476,7 @@ START_TEST(test_dtls_restart)
 	dc_ssl_new(&c);
 	ck_assert_msg(dc_handshake(&c, HS_MS) == 0, "restarted handshake: %s",
 	    c.err);
-	hdr_for(integ_echo_port(echo), hdr);
+	integ_stream_header(integ_echo_port(echo), hdr);
 	ck_assert_msg(dc_write(&c, hdr, sizeof(hdr)) == 0, "header: %s",
 	    c.err);
 	dc_ping(&c, "after the restart", "after the restart");
@@ -1894,31 +1484,31 @@ START_TEST(test_dtls_restart)
 
 	snprintf(re, sizeof(re), "info client restarted its dtls session "
 	    "service=agent flow=%lld$", oldid);
-	ck_assert_msg(integ_log_wait(0, re, LOG_MS, NULL, 0) == 0, "no "
+	ck_assert_msg(integ_log_wait(0, re, INTEG_LOG_MS, NULL, 0) == 0, "no "
 	    "\"client restarted its dtls session\" for flow %lld", oldid);
-	srv_closed_line(lport, line, sizeof(line), "first session");
-	assert_num(line, "flow", oldid);
-	assert_field(line, "reason", "replaced");
-	assert_field(line, "dst", dst);
-	assert_num(line, "pkts_in", 1);
-	assert_num(line, "pkts_out", 1);
+	integ_closed_line("agent", lport, line, sizeof(line), "first session");
+	integ_assert_num(line, "flow", oldid);
+	integ_assert_field(line, "reason", "replaced");
+	integ_assert_field(line, "dst", dst);
+	integ_assert_num(line, "pkts_in", 1);
+	integ_assert_num(line, "pkts_out", 1);
 	assert_stats("agent", 1, 2, "after the restart");
 
 	mark = integ_log_mark();
-	dc_shutdown(&c);
-	dc_expect_close(&c, IO_MS, "our close_notify");
-	ck_assert_msg(integ_log_wait(mark, re_closed(re, sizeof(re), "agent",
-	    lport), LOG_MS, line, sizeof(line)) == 0, "no flow closed line "
-	    "for the new session");
+	integ_ssl_shutdown(&c);
+	dc_expect_close(&c, INTEG_IO_MS, "our close_notify");
+	ck_assert_msg(integ_log_wait(mark, integ_re_closed(re, sizeof(re),
+	    "agent", "127.0.0.1", lport), INTEG_LOG_MS, line, sizeof(line)) ==
+	    0, "no flow closed line for the new session");
 	ck_assert_msg(integ_field_num(line, "flow") != oldid, "the new "
 	    "session has the old flow id");
-	assert_field(line, "reason", "closed");
-	assert_field(line, "dst", dst);
-	assert_num(line, "pkts_in", 2);
-	assert_num(line, "pkts_out", 2);
+	integ_assert_field(line, "reason", "closed");
+	integ_assert_field(line, "dst", dst);
+	integ_assert_num(line, "pkts_in", 2);
+	integ_assert_num(line, "pkts_out", 2);
 	ck_assert_uint_eq(integ_echo_count(echo), 3);
-	dc_close(&c);
-	integ_daemon_stop_ok(STOP_MS);
+	integ_ssl_close(&c);
+	integ_daemon_stop_ok(INTEG_STOP_MS);
 	integ_echo_stop(echo);
 }
 END_TEST
@@ -1928,29 +1518,6 @@ END_TEST
  * log), 1 against a closed port, a server of another CA, and with a
  * client certificate the server does not accept.
  */
-static int
-probe_run(uint16_t port, const struct pki *trust, const struct pki *id,
-    const char *timeout, char **out, char **err)
-{
-	const char	*argv[13];
-	char		 url[64];
-
-	snprintf(url, sizeof(url), "dtls://127.0.0.1:%u", (unsigned)port);
-	argv[0] = integ_flowgate();
-	argv[1] = "probe";
-	argv[2] = "-a";
-	argv[3] = trust->ca;
-	argv[4] = "-c";
-	argv[5] = id->cli_crt;
-	argv[6] = "-k";
-	argv[7] = id->cli_key;
-	argv[8] = "-t";
-	argv[9] = timeout;
-	argv[10] = url;
-	argv[11] = NULL;
-	return (integ_run(argv, RUN_MS, out, err));
-}
-
 static void
 assert_probe_fail(int status, uint16_t port, const char *out,
     const char *err, const char *what)
@@ -1970,66 +1537,45 @@ assert_probe_fail(int status, uint16_t port, const char *out,
 
 START_TEST(test_dtls_probes)
 {
-	char		 line[LINE_MAX_LEN], re[RE_MAX], want[96];
-	char		*out, *err, sbuf[64];
-	long long	 id;
+	char		 line[INTEG_LINE_MAX], *out, *err;
 	uint16_t	 sport, port;
 	int		 status;
 
-	pki_make(&pa, "a");
-	pki_make(&pb, "b");
+	integ_pki_make(&pa, "a");
+	integ_pki_make(&pb, "b");
 	sport = srv_start(&pa, 1, "");
 
-	status = probe_run(sport, &pa, &pa, "5s", &out, &err);
-	ck_assert_msg(status != -1 && WIFEXITED(status) &&
-	    WEXITSTATUS(status) == 0, "probe of the server: %s; stdout: %s "
-	    "stderr: %s", integ_status_str(status, sbuf, sizeof(sbuf)), out,
-	    err);
-	snprintf(want, sizeof(want), "OK dtls://127.0.0.1:%u latency=",
-	    (unsigned)sport);
-	ck_assert_msg(strncmp(out, want, strlen(want)) == 0, "probe printed "
-	    "\"%s\", expected \"%s...\"", out, want);
-	free(out);
-	free(err);
-	ck_assert_msg(integ_log_wait(0, "info health check received "
-	    "service=agent flow=[0-9]+$", LOG_MS, line, sizeof(line)) == 0,
-	    "no \"health check received\" line");
-	id = integ_field_num(line, "flow");
-	snprintf(re, sizeof(re), "flow closed service=agent flow=%lld ", id);
-	ck_assert_msg(integ_log_wait(0, re, LOG_MS, line, sizeof(line)) == 0,
-	    "no flow closed line for the probe");
-	assert_field(line, "reason", "health");
-	assert_field(line, "dst", "-");
+	integ_probe_ok("dtls", sport, "agent", &pa, line, sizeof(line));
 
 	/* Nothing listens. */
 	port = udp_unused_port();
-	status = probe_run(port, &pa, &pa, "2s", &out, &err);
+	status = integ_probe_run("dtls", port, &pa, &pa, "2s", &out, &err);
 	assert_probe_fail(status, port, out, err, "of a closed port");
 	free(out);
 	free(err);
 
 	/* The probe trusts another CA only. */
-	status = probe_run(sport, &pb, &pb, "5s", &out, &err);
+	status = integ_probe_run("dtls", sport, &pb, &pb, "5s", &out, &err);
 	assert_probe_fail(status, sport, out, err, "trusting another CA");
 	free(out);
 	free(err);
 	ck_assert_int_eq(integ_log_wait_count(0, "flow closed service=agent "
-	    ".* reason=tls$", 1, LOG_MS), 1);
+	    ".* reason=tls$", 1, INTEG_LOG_MS), 1);
 
 	/* The probe's certificate is of another CA. */
-	status = probe_run(sport, &pa, &pb, "5s", &out, &err);
+	status = integ_probe_run("dtls", sport, &pa, &pb, "5s", &out, &err);
 	assert_probe_fail(status, sport, out, err, "with another CA's "
 	    "certificate");
 	free(out);
 	free(err);
 	ck_assert_int_eq(integ_log_wait_count(0, "flow closed service=agent "
-	    ".* reason=tls$", 2, LOG_MS), 2);
+	    ".* reason=tls$", 2, INTEG_LOG_MS), 2);
 	ck_assert_int_eq(integ_log_wait_count(0, "warn dtls handshake failed: "
-	    "openssl=\"[^\"]*certificate verify failed", 1, LOG_MS), 1);
+	    "openssl=\"[^\"]*certificate verify failed", 1, INTEG_LOG_MS), 1);
 
 	ck_assert_int_eq(integ_log_count(0, "health check received"), 1);
 	ck_assert_int_eq(integ_log_count(0, "tunnel request"), 0);
-	integ_daemon_stop_ok(STOP_MS);
+	integ_daemon_stop_ok(INTEG_STOP_MS);
 }
 END_TEST
 
@@ -2045,15 +1591,14 @@ START_TEST(test_dtls_max_datagram)
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen;
 	unsigned char		*buf, *got;
-	char			 svcs[4096] = "", line[LINE_MAX_LEN];
-	char			 re[RE_MAX];
+	char			 svcs[4096] = "", line[INTEG_LINE_MAX];
 	uint64_t		 rnd = 9;
 	uint16_t		 eport, p_def, p_big, c_def, c_big, c_up;
 	int			 s1, s2, s3;
 
 	echo = integ_echo_start(INTEG_ECHO_UDP, AF_INET);
 	eport = integ_echo_port(echo);
-	pki_make(&pa, "a");
+	integ_pki_make(&pa, "a");
 	integ_conf_write(CONF_HEAD_FMT
 	    "  - name: agent\n"
 	    "    listen: dtls://127.0.0.1:0\n"
@@ -2075,10 +1620,10 @@ START_TEST(test_dtls_max_datagram)
 	    "    max_datagram: 16384\n");
 	cli_svc(svcs, sizeof(svcs), "cliup", p_def, eport,
 	    "    max_datagram: 16384\n");
-	cli_start(1, svcs);
-	c_def = cli_port("cli");
-	c_big = cli_port("cli16k");
-	c_up = cli_port("cliup");
+	integ_cli_start(CONF_HEAD_FMT "%s", 1, svcs);
+	c_def = integ_cli_port("cli", "udp");
+	c_big = integ_cli_port("cli16k", "udp");
+	c_up = integ_cli_port("cliup", "udp");
 
 	buf = malloc(DGRAM_MAX);
 	got = malloc(DGRAM_MAX);
@@ -2106,52 +1651,49 @@ START_TEST(test_dtls_max_datagram)
 	ck_assert_uint_eq(integ_echo_count(echo), 6);
 
 	/* The drops are in the flow closed lines. */
-	cli_stop_ok();
-	ck_assert_msg(cli_log_wait(re_closed(re, sizeof(re), "cli",
-	    integ_local_port(s1)), LOG_MS, line, sizeof(line)) == 0, "no "
-	    "client flow closed line for cli");
-	assert_num(line, "pkts_in", 3);
-	assert_num(line, "pkts_out", 2);
-	assert_num(line, "drops", 1);
-	assert_num(line, "bytes_out", 2 * PION_MAX);
-	ck_assert_msg(cli_log_wait(re_closed(re, sizeof(re), "cli16k",
-	    integ_local_port(s2)), LOG_MS, line, sizeof(line)) == 0, "no "
-	    "client flow closed line for cli16k");
-	assert_num(line, "pkts_in", 3);
-	assert_num(line, "pkts_out", 2);
-	assert_num(line, "drops", 1);
-	assert_num(line, "bytes_out", 16000 + 16384);
-	ck_assert_msg(cli_log_wait(re_closed(re, sizeof(re), "cliup",
-	    integ_local_port(s3)), LOG_MS, line, sizeof(line)) == 0, "no "
-	    "client flow closed line for cliup");
-	assert_num(line, "pkts_in", 2);
-	assert_num(line, "pkts_out", 1);
-	assert_num(line, "drops", 0);
+	integ_cli_stop_ok(INTEG_STOP_MS);
+	integ_cli_closed_line("cli", integ_local_port(s1), line, sizeof(line),
+	    "cli");
+	integ_assert_num(line, "pkts_in", 3);
+	integ_assert_num(line, "pkts_out", 2);
+	integ_assert_num(line, "drops", 1);
+	integ_assert_num(line, "bytes_out", 2 * PION_MAX);
+	integ_cli_closed_line("cli16k", integ_local_port(s2), line,
+	    sizeof(line), "cli16k");
+	integ_assert_num(line, "pkts_in", 3);
+	integ_assert_num(line, "pkts_out", 2);
+	integ_assert_num(line, "drops", 1);
+	integ_assert_num(line, "bytes_out", 16000 + 16384);
+	integ_cli_closed_line("cliup", integ_local_port(s3), line,
+	    sizeof(line), "cliup");
+	integ_assert_num(line, "pkts_in", 2);
+	integ_assert_num(line, "pkts_out", 1);
+	integ_assert_num(line, "drops", 0);
 
 	/*
 	 * The server side: cliup's reply was dropped by the agent.  As on the
 	 * client, pkts and bytes count what arrived, drops what was not sent.
 	 */
 	ck_assert_msg(integ_log_wait(0, "flow closed service=agent .* "
-	    "pkts_in=2 pkts_out=2 drops=1 .*reason=closed$", LOG_MS, line,
+	    "pkts_in=2 pkts_out=2 drops=1 .*reason=closed$", INTEG_LOG_MS, line,
 	    sizeof(line)) == 0, "the default server counted no dropped reply");
-	assert_num(line, "bytes_in", PION_MAX + 16000);
-	assert_num(line, "bytes_out", PION_MAX + 16000);
+	integ_assert_num(line, "bytes_in", PION_MAX + 16000);
+	integ_assert_num(line, "bytes_out", PION_MAX + 16000);
 	ck_assert_msg(integ_log_wait(0, "flow closed service=agent .* "
-	    "pkts_in=2 pkts_out=2 drops=0 .*reason=closed$", LOG_MS, line,
+	    "pkts_in=2 pkts_out=2 drops=0 .*reason=closed$", INTEG_LOG_MS, line,
 	    sizeof(line)) == 0, "no server line for cli's session");
-	assert_num(line, "bytes_in", 2 * PION_MAX);
+	integ_assert_num(line, "bytes_in", 2 * PION_MAX);
 	ck_assert_msg(integ_log_wait(0, "flow closed service=agent16k .* "
-	    "pkts_in=2 pkts_out=2 drops=0 .*reason=closed$", LOG_MS, line,
+	    "pkts_in=2 pkts_out=2 drops=0 .*reason=closed$", INTEG_LOG_MS, line,
 	    sizeof(line)) == 0, "no server line for cli16k's session");
-	assert_num(line, "bytes_in", 16000 + 16384);
+	integ_assert_num(line, "bytes_in", 16000 + 16384);
 
 	close(s1);
 	close(s2);
 	close(s3);
 	free(buf);
 	free(got);
-	integ_daemon_stop_ok(STOP_MS);
+	integ_daemon_stop_ok(INTEG_STOP_MS);
 	integ_echo_stop(echo);
 }
 END_TEST
@@ -2164,14 +1706,14 @@ END_TEST
 START_TEST(test_dtls_limits)
 {
 	struct integ_echo	*echo;
-	struct dc		 c1, c2, c3, c4;
+	struct integ_ssl	 c1, c2, c3, c4;
 	struct stats		 st;
-	char			 line[LINE_MAX_LEN], re[RE_MAX];
+	char			 line[INTEG_LINE_MAX], re[INTEG_RE_MAX];
 	uint16_t		 sport, eport;
 
 	echo = integ_echo_start(INTEG_ECHO_UDP, AF_INET);
 	eport = integ_echo_port(echo);
-	pki_make(&pa, "a");
+	integ_pki_make(&pa, "a");
 	sport = srv_start(&pa, 1, "    max_per_source: 2\n");
 	dc_tunnel(&c1, sport, eport, "session 1");
 	dc_tunnel(&c2, sport, eport, "session 2");
@@ -2181,9 +1723,9 @@ START_TEST(test_dtls_limits)
 	snprintf(re, sizeof(re), "warn flow refused service=agent "
 	    "peer=127\\.0\\.0\\.1:%u reason=limit limit=\"max_per_source\"",
 	    (unsigned)c3.lport);
-	ck_assert_msg(integ_log_wait(0, re, LOG_MS, NULL, 0) == 0, "no "
+	ck_assert_msg(integ_log_wait(0, re, INTEG_LOG_MS, NULL, 0) == 0, "no "
 	    "max_per_source refusal logged for port %u", (unsigned)c3.lport);
-	dc_close(&c3);
+	integ_ssl_close(&c3);
 	stats_get("agent", &st);
 	ck_assert_msg(st.flows == 2 && st.total == 2 && st.refused >= 1,
 	    "after the refusal: flows=%lld flows_total=%lld refused=%lld",
@@ -2191,19 +1733,19 @@ START_TEST(test_dtls_limits)
 	dc_ping(&c1, "session 1 still works", "session 1");
 	dc_ping(&c2, "session 2 still works", "session 2");
 
-	dc_shutdown(&c1);
-	dc_expect_close(&c1, IO_MS, "session 1 close_notify");
-	srv_closed_line(c1.lport, line, sizeof(line), "session 1");
-	assert_field(line, "reason", "closed");
-	dc_close(&c1);
+	integ_ssl_shutdown(&c1);
+	dc_expect_close(&c1, INTEG_IO_MS, "session 1 close_notify");
+	integ_closed_line("agent", c1.lport, line, sizeof(line), "session 1");
+	integ_assert_field(line, "reason", "closed");
+	integ_ssl_close(&c1);
 	dc_tunnel(&c4, sport, eport, "session 4");
 	assert_stats("agent", 2, 3, "after session 4");
 	ck_assert_int_eq(integ_log_count(0, "flow closed service=agent "
 	    "flow=[0-9]+ peer=127\\.0\\.0\\.1:[0-9]+ dst=- "), 0);
 
-	dc_close(&c2);
-	dc_close(&c4);
-	integ_daemon_stop_ok(STOP_MS);
+	integ_ssl_close(&c2);
+	integ_ssl_close(&c4);
+	integ_daemon_stop_ok(INTEG_STOP_MS);
 	integ_echo_stop(echo);
 }
 END_TEST
@@ -2220,15 +1762,16 @@ END_TEST
 START_TEST(test_dtls_denied_numeric)
 {
 	struct integ_echo	*echo;
-	struct dc		 c;
+	struct integ_ssl	 c;
 	uint8_t			 hdr[SH_SIZE];
 	const char		*errstr = NULL;
-	char			 line[LINE_MAX_LEN], re[RE_MAX], sbuf[64];
+	char			 line[INTEG_LINE_MAX], re[INTEG_RE_MAX];
+	char			 sbuf[64];
 	long long		 id;
 	uint16_t		 sport;
 
 	echo = integ_echo_start(INTEG_ECHO_UDP, AF_INET);
-	pki_make(&pa, "a");
+	integ_pki_make(&pa, "a");
 	sport = srv_start(&pa, 2, "");
 
 	/* 192.0.2.1 (TEST-NET-1) is outside allow's 127.0.0.0/8. */
@@ -2238,18 +1781,19 @@ START_TEST(test_dtls_denied_numeric)
 	    "sh_build 192.0.2.1:7: %s", errstr);
 	ck_assert_msg(dc_write(&c, hdr, sizeof(hdr)) == 0, "denied session: "
 	    "header: %s", c.err);
-	dc_expect_close(&c, IO_MS, "denied session");
-	srv_closed_line(c.lport, line, sizeof(line), "denied session");
-	assert_field(line, "reason", "denied");
-	assert_field(line, "dst", "192.0.2.1:7");
-	assert_num(line, "bytes_in", 0);
+	dc_expect_close(&c, INTEG_IO_MS, "denied session");
+	integ_closed_line("agent", c.lport, line, sizeof(line),
+	    "denied session");
+	integ_assert_field(line, "reason", "denied");
+	integ_assert_field(line, "dst", "192.0.2.1:7");
+	integ_assert_num(line, "bytes_in", 0);
 	id = integ_field_num(line, "flow");
 	snprintf(re, sizeof(re), "warn destination not allowed "
 	    "dst=192\\.0\\.2\\.1:7 host=192\\.0\\.2\\.1 service=agent "
 	    "flow=%lld$", id);
-	ck_assert_msg(integ_log_wait(0, re, LOG_MS, NULL, 0) == 0,
+	ck_assert_msg(integ_log_wait(0, re, INTEG_LOG_MS, NULL, 0) == 0,
 	    "no \"destination not allowed\" line for flow %lld", id);
-	dc_close(&c);
+	integ_ssl_close(&c);
 
 	/* Still healthy: an allowed session, then a clean stop. */
 	ck_assert_msg(integ_daemon_running(), "flowgate died after the "
@@ -2257,31 +1801,18 @@ START_TEST(test_dtls_denied_numeric)
 	    sizeof(sbuf)));
 	dc_tunnel(&c, sport, integ_echo_port(echo), "allowed session");
 	assert_stats("agent", 1, 2, "after the allowed session");
-	dc_shutdown(&c);
-	dc_expect_close(&c, IO_MS, "allowed session close_notify");
-	srv_closed_line(c.lport, line, sizeof(line), "allowed session");
-	assert_field(line, "reason", "closed");
-	dc_close(&c);
+	integ_ssl_shutdown(&c);
+	dc_expect_close(&c, INTEG_IO_MS, "allowed session close_notify");
+	integ_closed_line("agent", c.lport, line, sizeof(line),
+	    "allowed session");
+	integ_assert_field(line, "reason", "closed");
+	integ_ssl_close(&c);
 	ck_assert_uint_eq(integ_echo_count(echo), 1);
 
-	integ_daemon_stop_ok(STOP_MS);
+	integ_daemon_stop_ok(INTEG_STOP_MS);
 	integ_echo_stop(echo);
 }
 END_TEST
-
-/* One TCase per behaviour, each in its own scratch directory. */
-static TCase *
-dtls_tcase(Suite *s, const char *name, int timeout)
-{
-	TCase	*tc;
-
-	tc = tcase_create(name);
-	tcase_add_unchecked_fixture(tc, integ_setup, integ_teardown);
-	tcase_add_checked_fixture(tc, NULL, integ_checked_teardown);
-	tcase_set_timeout(tc, timeout);
-	suite_add_tcase(s, tc);
-	return (tc);
-}
 
 static Suite *
 dtls_suite(void)
@@ -2289,20 +1820,20 @@ dtls_suite(void)
 	Suite	*s;
 
 	s = suite_create("dtls");
-	tcase_add_test(dtls_tcase(s, "pair_10000", 60), test_dtls_pair_10000);
-	tcase_add_test(dtls_tcase(s, "openssl_s_client", 30),
+	tcase_add_test(integ_tcase(s, "pair_10000", 60), test_dtls_pair_10000);
+	tcase_add_test(integ_tcase(s, "openssl_s_client", 30),
 	    test_dtls_openssl_s_client);
-	tcase_add_test(dtls_tcase(s, "refusals", 30), test_dtls_refusals);
-	tcase_add_test(dtls_tcase(s, "cookie", 20), test_dtls_cookie);
-	tcase_add_test(dtls_tcase(s, "timeouts", 30), test_dtls_timeouts);
-	tcase_add_test(dtls_tcase(s, "garbage", 30), test_dtls_garbage);
-	tcase_add_test(dtls_tcase(s, "idle", 20), test_dtls_idle);
-	tcase_add_test(dtls_tcase(s, "restart", 20), test_dtls_restart);
-	tcase_add_test(dtls_tcase(s, "probes", 30), test_dtls_probes);
-	tcase_add_test(dtls_tcase(s, "max_datagram", 30),
+	tcase_add_test(integ_tcase(s, "refusals", 30), test_dtls_refusals);
+	tcase_add_test(integ_tcase(s, "cookie", 20), test_dtls_cookie);
+	tcase_add_test(integ_tcase(s, "timeouts", 30), test_dtls_timeouts);
+	tcase_add_test(integ_tcase(s, "garbage", 30), test_dtls_garbage);
+	tcase_add_test(integ_tcase(s, "idle", 20), test_dtls_idle);
+	tcase_add_test(integ_tcase(s, "restart", 20), test_dtls_restart);
+	tcase_add_test(integ_tcase(s, "probes", 30), test_dtls_probes);
+	tcase_add_test(integ_tcase(s, "max_datagram", 30),
 	    test_dtls_max_datagram);
-	tcase_add_test(dtls_tcase(s, "limits", 30), test_dtls_limits);
-	tcase_add_test(dtls_tcase(s, "denied_numeric", 20),
+	tcase_add_test(integ_tcase(s, "limits", 30), test_dtls_limits);
+	tcase_add_test(integ_tcase(s, "denied_numeric", 20),
 	    test_dtls_denied_numeric);
 	return (s);
 }
@@ -2310,14 +1841,5 @@ dtls_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 nfail;
-
-	/* Writes to closed sockets and pipes fail with EPIPE instead. */
-	signal(SIGPIPE, SIG_IGN);
-	sr = srunner_create(dtls_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	nfail = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (nfail == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+	return (integ_suite_run(dtls_suite()));
 }

@@ -56,111 +56,7 @@
 	"drain_timeout: " drain "\n"					\
 	"services:\n"
 
-#define IO_MS		5000	/* one exchange, generously */
-#define LOG_MS		5000	/* a log line to appear */
-#define STOP_MS		8000	/* SIGTERM to exit, drain_timeout 1s */
 #define RELOAD_MS	5000	/* SIGHUP to "configuration reloaded" */
-
-/* Per-test scratch: ERE fragments and log lines. */
-#define RE_MAX		512
-#define LINE_MAX_LEN	2048
-
-/* An ERE for the "flow closed" line of the flow from peer:port. */
-static const char *
-re_closed(char *buf, size_t size, const char *service, const char *peer,
-    unsigned port)
-{
-	char	esc[128];
-
-	snprintf(buf, size, "flow closed service=%s flow=[0-9]+ peer=%s:%u ",
-	    service, integ_re_escape(peer, esc, sizeof(esc)), port);
-	return (buf);
-}
-
-static void
-assert_field(const char *line, const char *key, const char *want)
-{
-	char	val[256];
-
-	ck_assert_msg(integ_field(line, key, val, sizeof(val)) == 0,
-	    "no %s= in log line: %s", key, line);
-	ck_assert_msg(strcmp(val, want) == 0, "%s=%s, expected %s in: %s", key,
-	    val, want, line);
-}
-
-static void
-assert_num(const char *line, const char *key, long long want)
-{
-	long long	v;
-
-	v = integ_field_num(line, key);
-	ck_assert_msg(v == want, "%s=%lld, expected %lld in: %s", key, v, want,
-	    line);
-}
-
-/* For failure messages: errno's text and whether the daemon still runs. */
-static const char *
-io_state(void)
-{
-	static char	buf[160];
-	char		sbuf[64];
-	int		saved = errno;
-
-	if (integ_daemon_running())
-		snprintf(buf, sizeof(buf), "%s (flowgate is running)",
-		    strerror(saved));
-	else
-		snprintf(buf, sizeof(buf), "%s (flowgate is gone: %s)",
-		    strerror(saved), integ_status_str(integ.status, sbuf,
-		    sizeof(sbuf)));
-	errno = saved;
-	return (buf);
-}
-
-static void
-tcp_ping(int fd, const char *msg, const char *what)
-{
-	ck_assert_msg(integ_tcp_ping(fd, msg, IO_MS) == 0,
-	    "%s: \"%s\" did not come back whole: %s", what, msg, io_state());
-}
-
-static void
-udp_ping(int fd, const struct sockaddr_storage *ss, socklen_t len,
-    const char *msg, const char *what)
-{
-	ck_assert_msg(integ_udp_ping(fd, ss, len, msg, IO_MS) == 0,
-	    "%s: datagram \"%s\" did not come back whole: %s", what, msg,
-	    io_state());
-}
-
-static int
-tcp_connect_ok(const struct sockaddr_storage *ss, socklen_t len,
-    const char *what)
-{
-	int	fd;
-
-	fd = integ_tcp_connect(ss, len, IO_MS);
-	ck_assert_msg(fd != -1, "%s: connect: %s", what, io_state());
-	return (fd);
-}
-
-/*
- * The connection must end (EOF or reset) within timeout_ms without
- * delivering any byte.
- */
-static void
-assert_closed_empty(int fd, int timeout_ms, const char *what)
-{
-	char	buf[256];
-	ssize_t	n;
-	int	how;
-
-	n = integ_read_eof(fd, buf, sizeof(buf), timeout_ms, &how);
-	ck_assert_msg(n == 0, "%s: got %zd unexpected bytes", what, n);
-	ck_assert_msg(how == 0 || how == ECONNRESET,
-	    "%s: not closed within %d ms: %s", what, timeout_ms,
-	    strerror(how));
-}
 
 /*
  * 1. Many UDP sources at once: each gets exactly its own replies.
@@ -227,7 +123,7 @@ START_TEST(test_integ_udp_many_sources)
 			got[i] = 0;
 		}
 		pending = MANY_SOURCES;
-		deadline = integ_now_ms() + IO_MS;
+		deadline = integ_now_ms() + INTEG_IO_MS;
 		while (pending > 0 && integ_now_ms() < deadline) {
 			if (poll(pfd, MANY_SOURCES, 100) <= 0)
 				continue;
@@ -252,7 +148,8 @@ START_TEST(test_integ_udp_many_sources)
 			}
 		}
 		ck_assert_msg(pending == 0, "round %d: %d of %d sources got "
-		    "no reply within %d ms", r, pending, MANY_SOURCES, IO_MS);
+		    "no reply within %d ms", r, pending, MANY_SOURCES,
+		    INTEG_IO_MS);
 	}
 
 	/* Nothing extra may trail in. */
@@ -267,7 +164,7 @@ START_TEST(test_integ_udp_many_sources)
 	    MANY_SOURCES * MANY_ROUNDS);
 
 	/* One flow per source, with its exact counters. */
-	integ_daemon_stop_ok(STOP_MS);
+	integ_daemon_stop_ok(INTEG_STOP_MS);
 	memset(seen, 0, sizeof(seen));
 	nfound = 0;
 	log = integ_log_read(0);
@@ -284,10 +181,10 @@ START_TEST(test_integ_udp_many_sources)
 		    p);
 		ck_assert_msg(seen[i]++ == 0, "second flow for %s: %s", peer,
 		    p);
-		assert_num(p, "pkts_in", MANY_ROUNDS);
-		assert_num(p, "pkts_out", MANY_ROUNDS);
-		assert_num(p, "bytes_in", bytes[i]);
-		assert_num(p, "bytes_out", bytes[i]);
+		integ_assert_num(p, "pkts_in", MANY_ROUNDS);
+		integ_assert_num(p, "pkts_out", MANY_ROUNDS);
+		integ_assert_num(p, "bytes_in", bytes[i]);
+		integ_assert_num(p, "bytes_out", bytes[i]);
 		nfound++;
 	}
 	free(log);
@@ -312,7 +209,7 @@ START_TEST(test_integ_udp_max_datagram)
 	struct sockaddr_storage	 svc;
 	socklen_t		 svclen;
 	unsigned char		*sent[3], *buf;
-	char			 line[LINE_MAX_LEN], re[RE_MAX];
+	char			 line[INTEG_LINE_MAX], re[INTEG_RE_MAX];
 	uint64_t		 state = 7;
 	ssize_t			 n;
 	size_t			 i, j, total = 0;
@@ -342,9 +239,9 @@ START_TEST(test_integ_udp_max_datagram)
 	}
 	/* Match by content: each must come back once, whole. */
 	for (i = 0; i < 3; i++) {
-		n = integ_recv_wait(fd, buf, MAX_DGRAM + 1, IO_MS);
+		n = integ_recv_wait(fd, buf, MAX_DGRAM + 1, INTEG_IO_MS);
 		ck_assert_msg(n > 0, "reply %zu of 3: %s", i + 1,
-		    io_state());
+		    integ_io_state());
 		for (j = 0; j < 3; j++)
 			if ((size_t)n == sizes[j] && !matched[j] &&
 			    memcmp(buf, sent[j], sizes[j]) == 0)
@@ -356,14 +253,14 @@ START_TEST(test_integ_udp_max_datagram)
 	n = integ_recv_wait(fd, buf, MAX_DGRAM + 1, 200);
 	ck_assert_msg(n == -1, "extra reply of %zd bytes", n);
 
-	integ_daemon_stop_ok(STOP_MS);
-	ck_assert_msg(integ_log_wait(0, re_closed(re, sizeof(re), "u",
+	integ_daemon_stop_ok(INTEG_STOP_MS);
+	ck_assert_msg(integ_log_wait(0, integ_re_closed(re, sizeof(re), "u",
 	    "127.0.0.1", integ_local_port(fd)), 0, line, sizeof(line)) == 0,
 	    "no flow closed line for our flow");
-	assert_num(line, "pkts_in", 3);
-	assert_num(line, "pkts_out", 3);
-	assert_num(line, "bytes_in", (long long)total);
-	assert_num(line, "bytes_out", (long long)total);
+	integ_assert_num(line, "pkts_in", 3);
+	integ_assert_num(line, "pkts_out", 3);
+	integ_assert_num(line, "bytes_in", (long long)total);
+	integ_assert_num(line, "bytes_out", (long long)total);
 
 	for (i = 0; i < 3; i++)
 		free(sent[i]);
@@ -382,8 +279,9 @@ START_TEST(test_integ_udp_idle_expiry)
 	struct integ_echo	*echo;
 	struct sockaddr_storage	 svc;
 	socklen_t		 svclen;
-	char			 line[LINE_MAX_LEN], re[RE_MAX], msg[64];
-	char			 re_idle[RE_MAX + 32];
+	char			 line[INTEG_LINE_MAX], re[INTEG_RE_MAX];
+	char			 msg[64];
+	char			 re_idle[INTEG_RE_MAX + 32];
 	uint64_t		 last, waited;
 	size_t			 mark, bytes = 0;
 	long long		 first_id;
@@ -401,7 +299,7 @@ START_TEST(test_integ_udp_idle_expiry)
 	fd = integ_udp_socket(AF_INET, 0);
 	ck_assert_msg(fd != -1, "socket: %s", strerror(errno));
 	port = integ_local_port(fd);
-	re_closed(re, sizeof(re), "u", "127.0.0.1", port);
+	integ_re_closed(re, sizeof(re), "u", "127.0.0.1", port);
 	snprintf(re_idle, sizeof(re_idle), "%s.* reason=idle( |$)", re);
 
 	/* 2.4 s of traffic, a datagram every 400 ms: no expiry. */
@@ -409,7 +307,7 @@ START_TEST(test_integ_udp_idle_expiry)
 		if (k > 0)
 			integ_sleep_ms(400);
 		snprintf(msg, sizeof(msg), "keepalive %d", k);
-		udp_ping(fd, &svc, svclen, msg, "active flow");
+		integ_udp_ping_ok(fd, &svc, svclen, msg, "active flow");
 		bytes += strlen(msg);
 	}
 	last = integ_now_ms();
@@ -417,31 +315,31 @@ START_TEST(test_integ_udp_idle_expiry)
 	    "traffic was flowing");
 
 	/* Silence: the flow expires after about 1 s, not before. */
-	ck_assert_msg(integ_log_wait(0, re_idle, LOG_MS, line,
+	ck_assert_msg(integ_log_wait(0, re_idle, INTEG_LOG_MS, line,
 	    sizeof(line)) == 0, "no \"flow closed ... reason=idle\" for peer "
-	    "port %u within %d ms", port, LOG_MS);
+	    "port %u within %d ms", port, INTEG_LOG_MS);
 	waited = integ_now_ms() - last;
 	ck_assert_msg(waited >= 900, "flow expired %llu ms after the last "
 	    "datagram; idle_timeout is 1s", (unsigned long long)waited);
-	assert_num(line, "pkts_in", 7);
-	assert_num(line, "pkts_out", 7);
-	assert_num(line, "bytes_in", (long long)bytes);
-	assert_num(line, "bytes_out", (long long)bytes);
+	integ_assert_num(line, "pkts_in", 7);
+	integ_assert_num(line, "pkts_out", 7);
+	integ_assert_num(line, "bytes_in", (long long)bytes);
+	integ_assert_num(line, "bytes_out", (long long)bytes);
 	first_id = integ_field_num(line, "flow");
 	ck_assert_msg(first_id >= 0, "no flow id in: %s", line);
 
 	/* The same source again: a new flow that works and expires too. */
 	mark = integ_log_mark();
-	udp_ping(fd, &svc, svclen, "after expiry", "new flow");
-	ck_assert_msg(integ_log_wait(mark, re_idle, LOG_MS, line,
+	integ_udp_ping_ok(fd, &svc, svclen, "after expiry", "new flow");
+	ck_assert_msg(integ_log_wait(mark, re_idle, INTEG_LOG_MS, line,
 	    sizeof(line)) == 0, "the new flow did not expire");
 	ck_assert_msg(integ_field_num(line, "flow") != first_id,
 	    "the new flow reuses id %lld", first_id);
-	assert_num(line, "pkts_in", 1);
-	assert_num(line, "bytes_out", (long long)strlen("after expiry"));
+	integ_assert_num(line, "pkts_in", 1);
+	integ_assert_num(line, "bytes_out", (long long)strlen("after expiry"));
 
 	close(fd);
-	integ_daemon_stop_ok(STOP_MS);
+	integ_daemon_stop_ok(INTEG_STOP_MS);
 	integ_echo_stop(echo);
 }
 END_TEST
@@ -451,36 +349,16 @@ END_TEST
  * the SHA-256 of what came back equals that of what was sent.
  */
 #define BIG_TOTAL	(100ULL * 1024 * 1024)
-#define BIG_CHUNK	(256 * 1024)
 #define BIG_MS		45000
-
-static void
-md_hex(EVP_MD_CTX *md, char hex[65])
-{
-	unsigned char	d[EVP_MAX_MD_SIZE];
-	unsigned int	len = 0, i;
-
-	ck_assert_msg(EVP_DigestFinal_ex(md, d, &len) == 1 && len == 32,
-	    "EVP_DigestFinal_ex failed");
-	for (i = 0; i < len; i++)
-		snprintf(hex + 2 * i, 3, "%02x", d[i]);
-}
 
 START_TEST(test_integ_tcp_100mib_sha256)
 {
 	struct integ_echo	*echo;
 	struct sockaddr_storage	 svc;
 	socklen_t		 svclen;
-	struct pollfd		 pfd;
-	EVP_MD_CTX		*smd, *rmd;
-	unsigned char		*sbuf, *rbuf;
-	char			 shex[65], rhex[65], line[LINE_MAX_LEN];
-	char			 re[RE_MAX + 32];
-	unsigned long long	 queued = 0, sent = 0, recvd = 0;
-	uint64_t		 state = 1, deadline;
-	size_t			 soff = 0, slen = 0;
+	char			 line[INTEG_LINE_MAX], re[INTEG_RE_MAX];
+	char			 more[512];
 	ssize_t			 n;
-	long			 iter;
 	int			 fd;
 
 	echo = integ_echo_start(INTEG_ECHO_TCP, AF_INET);
@@ -492,80 +370,22 @@ START_TEST(test_integ_tcp_100mib_sha256)
 	integ_daemon_start();
 	integ_service_get("t", "tcp", &svc, &svclen);
 
-	sbuf = malloc(BIG_CHUNK);
-	rbuf = malloc(BIG_CHUNK);
-	smd = EVP_MD_CTX_new();
-	rmd = EVP_MD_CTX_new();
-	ck_assert_msg(sbuf != NULL && rbuf != NULL && smd != NULL &&
-	    rmd != NULL, "out of memory");
-	ck_assert(EVP_DigestInit_ex(smd, EVP_sha256(), NULL) == 1);
-	ck_assert(EVP_DigestInit_ex(rmd, EVP_sha256(), NULL) == 1);
-
-	fd = tcp_connect_ok(&svc, svclen, "service t");
-	ck_assert(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == 0);
-	deadline = integ_now_ms() + BIG_MS;
-	for (iter = 0; recvd < BIG_TOTAL && iter < 100000000L; iter++) {
-		ck_assert_msg(integ_now_ms() < deadline, "after %d ms: sent "
-		    "%llu, received %llu of %llu bytes", BIG_MS, sent, recvd,
-		    BIG_TOTAL);
-		if (soff == slen && queued < BIG_TOTAL) {
-			slen = BIG_TOTAL - queued < BIG_CHUNK ?
-			    (size_t)(BIG_TOTAL - queued) : BIG_CHUNK;
-			integ_fill(sbuf, slen, &state);
-			EVP_DigestUpdate(smd, sbuf, slen);
-			queued += slen;
-			soff = 0;
-		}
-		pfd.fd = fd;
-		pfd.events = POLLIN | (soff < slen ? POLLOUT : 0);
-		if (poll(&pfd, 1, 1000) <= 0)
-			continue;
-		if ((pfd.revents & POLLOUT) && soff < slen) {
-			n = send(fd, sbuf + soff, slen - soff,
-			    MSG_NOSIGNAL | MSG_DONTWAIT);
-			ck_assert_msg(n > 0 || errno == EAGAIN, "send after "
-			    "%llu bytes: %s", sent, io_state());
-			if (n > 0) {
-				soff += (size_t)n;
-				sent += (unsigned long long)n;
-			}
-		}
-		if (pfd.revents & (POLLIN | POLLHUP | POLLERR)) {
-			n = recv(fd, rbuf, BIG_CHUNK, MSG_DONTWAIT);
-			ck_assert_msg(n != 0, "EOF after receiving %llu of "
-			    "%llu bytes", recvd, BIG_TOTAL);
-			ck_assert_msg(n > 0 || errno == EAGAIN, "recv after "
-			    "%llu bytes: %s", recvd, io_state());
-			if (n > 0) {
-				EVP_DigestUpdate(rmd, rbuf, (size_t)n);
-				recvd += (unsigned long long)n;
-			}
-		}
-	}
-	ck_assert_msg(sent == BIG_TOTAL && recvd == BIG_TOTAL, "sent %llu, "
-	    "received %llu, expected %llu", sent, recvd, BIG_TOTAL);
-	md_hex(smd, shex);
-	md_hex(rmd, rhex);
-	ck_assert_str_eq(rhex, shex);
+	fd = integ_tcp_connect_ok(&svc, svclen, "service t");
+	integ_bulk_echo(fd, BIG_TOTAL, 1, BIG_MS);
 
 	/* Nothing more may come; then the flow closes with full counts. */
-	n = integ_recv_wait(fd, rbuf, BIG_CHUNK, 100);
+	n = integ_recv_wait(fd, more, sizeof(more), 100);
 	ck_assert_msg(n == -1 && errno == ETIMEDOUT, "data beyond %llu "
 	    "bytes", BIG_TOTAL);
-	snprintf(re, sizeof(re), "flow closed service=t flow=[0-9]+ "
-	    "peer=127\\.0\\.0\\.1:%u ", (unsigned)integ_local_port(fd));
+	integ_re_closed(re, sizeof(re), "t", "127.0.0.1", integ_local_port(fd));
 	close(fd);
-	ck_assert_msg(integ_log_wait(0, re, LOG_MS, line, sizeof(line)) == 0,
-	    "no flow closed line for the 100 MiB flow");
-	assert_num(line, "bytes_in", (long long)BIG_TOTAL);
-	assert_num(line, "bytes_out", (long long)BIG_TOTAL);
-	assert_field(line, "reason", "closed");
+	ck_assert_msg(integ_log_wait(0, re, INTEG_LOG_MS, line, sizeof(line)) ==
+	    0, "no flow closed line for the 100 MiB flow");
+	integ_assert_num(line, "bytes_in", (long long)BIG_TOTAL);
+	integ_assert_num(line, "bytes_out", (long long)BIG_TOTAL);
+	integ_assert_field(line, "reason", "closed");
 
-	EVP_MD_CTX_free(smd);
-	EVP_MD_CTX_free(rmd);
-	free(sbuf);
-	free(rbuf);
-	integ_daemon_stop_ok(STOP_MS);
+	integ_daemon_stop_ok(INTEG_STOP_MS);
 	integ_echo_stop(echo);
 }
 END_TEST
@@ -582,12 +402,11 @@ START_TEST(test_integ_tcp_half_close)
 	struct sockaddr_storage	 svc;
 	socklen_t		 svclen;
 	unsigned char		*req;
-	char			 hex[65], want[160], got[256];
-	char			 line[LINE_MAX_LEN], re[RE_MAX];
+	char			 line[INTEG_LINE_MAX], re[INTEG_RE_MAX];
 	uint64_t		 state = 5;
-	ssize_t			 n;
+	size_t			 alen;
 	unsigned		 port;
-	int			 fd, how;
+	int			 fd;
 
 	srv = integ_echo_start(INTEG_ECHO_HALFCLOSE, AF_INET);
 	integ_conf_write(CONF_HEAD("1s")
@@ -601,31 +420,19 @@ START_TEST(test_integ_tcp_half_close)
 	req = malloc(HALF_REQ);
 	ck_assert_ptr_nonnull(req);
 	integ_fill(req, HALF_REQ, &state);
-	integ_sha256_hex(req, HALF_REQ, hex);
-	snprintf(want, sizeof(want), INTEG_HALFCLOSE_FMT,
-	    (unsigned long long)HALF_REQ, hex);
 
-	fd = tcp_connect_ok(&svc, svclen, "service h");
+	fd = integ_tcp_connect_ok(&svc, svclen, "service h");
 	port = integ_local_port(fd);
-	ck_assert_msg(integ_send_all(fd, req, HALF_REQ, IO_MS) == 0,
-	    "send request: %s", io_state());
-	ck_assert_msg(shutdown(fd, SHUT_WR) == 0, "shutdown: %s",
-	    strerror(errno));
-	n = integ_read_eof(fd, got, sizeof(got) - 1, IO_MS, &how);
-	got[n > 0 ? n : 0] = '\0';
-	ck_assert_msg(how == 0, "after the answer \"%s\": %s instead of EOF",
-	    got, strerror(how));
-	ck_assert_str_eq(got, want);
-
+	alen = integ_halfclose_ok(fd, req, HALF_REQ, "service h");
 	close(fd);
-	ck_assert_msg(integ_log_wait(0, re_closed(re, sizeof(re), "h",
-	    "127.0.0.1", port), LOG_MS, line, sizeof(line)) == 0,
+	ck_assert_msg(integ_log_wait(0, integ_re_closed(re, sizeof(re), "h",
+	    "127.0.0.1", port), INTEG_LOG_MS, line, sizeof(line)) == 0,
 	    "no flow closed line for the half-closed flow");
-	assert_num(line, "bytes_in", HALF_REQ);
-	assert_num(line, "bytes_out", (long long)strlen(want));
-	assert_field(line, "reason", "closed");
+	integ_assert_num(line, "bytes_in", HALF_REQ);
+	integ_assert_num(line, "bytes_out", (long long)alen);
+	integ_assert_field(line, "reason", "closed");
 	free(req);
-	integ_daemon_stop_ok(STOP_MS);
+	integ_daemon_stop_ok(INTEG_STOP_MS);
 	integ_echo_stop(srv);
 }
 END_TEST
@@ -638,7 +445,7 @@ START_TEST(test_integ_tcp_refused_target)
 {
 	struct sockaddr_storage	svc;
 	socklen_t		svclen;
-	char			line[LINE_MAX_LEN], re[RE_MAX], dst[64];
+	char			line[INTEG_LINE_MAX], re[INTEG_RE_MAX], dst[64];
 	unsigned		dead, port;
 	int			fd;
 
@@ -651,21 +458,22 @@ START_TEST(test_integ_tcp_refused_target)
 	integ_daemon_start();
 	integ_service_get("r", "tcp", &svc, &svclen);
 
-	fd = tcp_connect_ok(&svc, svclen, "service r");
+	fd = integ_tcp_connect_ok(&svc, svclen, "service r");
 	port = integ_local_port(fd);
 	/* It may already be closed: the result does not matter. */
 	(void)send(fd, "hello?", 6, MSG_NOSIGNAL);
-	assert_closed_empty(fd, 2000 + 3000, "connection to a refused target");
-	ck_assert_msg(integ_log_wait(0, re_closed(re, sizeof(re), "r",
-	    "127.0.0.1", port), LOG_MS, line, sizeof(line)) == 0,
+	integ_assert_closed_empty(fd, 2000 + 3000, "connection to a refused "
+	    "target");
+	ck_assert_msg(integ_log_wait(0, integ_re_closed(re, sizeof(re), "r",
+	    "127.0.0.1", port), INTEG_LOG_MS, line, sizeof(line)) == 0,
 	    "no flow closed line for the refused flow");
-	assert_field(line, "reason", "refused");
+	integ_assert_field(line, "reason", "refused");
 	snprintf(dst, sizeof(dst), "127.0.0.1:%u", dead);
-	assert_field(line, "dst", dst);
-	assert_num(line, "bytes_out", 0);
+	integ_assert_field(line, "dst", dst);
+	integ_assert_num(line, "bytes_out", 0);
 
 	close(fd);
-	integ_daemon_stop_ok(STOP_MS);
+	integ_daemon_stop_ok(INTEG_STOP_MS);
 }
 END_TEST
 
@@ -677,7 +485,7 @@ START_TEST(test_integ_udp_icmp_refused)
 {
 	struct sockaddr_storage	svc;
 	socklen_t		svclen;
-	char			line[LINE_MAX_LEN], re[RE_MAX], dst[64];
+	char			line[INTEG_LINE_MAX], re[INTEG_RE_MAX], dst[64];
 	unsigned		dead, port;
 	int			fd, i;
 
@@ -695,18 +503,18 @@ START_TEST(test_integ_udp_icmp_refused)
 	for (i = 0; i < 3; i++) {
 		ck_assert(sendto(fd, "anyone?", 7, 0, (struct sockaddr *)&svc,
 		    svclen) == 7);
-		if (integ_log_wait(0, re_closed(re, sizeof(re), "u",
+		if (integ_log_wait(0, integ_re_closed(re, sizeof(re), "u",
 		    "127.0.0.1", port), 1000, line, sizeof(line)) == 0)
 			break;
 	}
 	ck_assert_msg(i < 3, "no flow closed line after an ICMP error");
-	assert_field(line, "reason", "refused");
+	integ_assert_field(line, "reason", "refused");
 	snprintf(dst, sizeof(dst), "127.0.0.1:%u", dead);
-	assert_field(line, "dst", dst);
+	integ_assert_field(line, "dst", dst);
 	ck_assert_msg(strstr(line, "error=\"Connection refused\"") != NULL,
 	    "no error detail in: %s", line);
 	close(fd);
-	integ_daemon_stop_ok(STOP_MS);
+	integ_daemon_stop_ok(INTEG_STOP_MS);
 }
 END_TEST
 
@@ -752,9 +560,9 @@ START_TEST(test_integ_udp_order_and_names)
 			    (struct sockaddr *)&usvc, usvclen) == sizeof(seq));
 			sent++;
 		}
-		n = integ_recv_wait(fd, &got, sizeof(got), IO_MS);
+		n = integ_recv_wait(fd, &got, sizeof(got), INTEG_IO_MS);
 		ck_assert_msg(n == sizeof(got), "reply %u: %s", next,
-		    io_state());
+		    integ_io_state());
 		ck_assert_msg(ntohl(got) == next, "reply %u came as %u: out "
 		    "of order", next, ntohl(got));
 		next++;
@@ -763,11 +571,11 @@ START_TEST(test_integ_udp_order_and_names)
 	ck_assert_msg(integ_log_count(0, "cannot resolve") == 0,
 	    "localhost did not resolve");
 
-	tfd = tcp_connect_ok(&tsvc, tsvclen, "service t by name");
-	tcp_ping(tfd, "by name", "service t by name");
+	tfd = integ_tcp_connect_ok(&tsvc, tsvclen, "service t by name");
+	integ_tcp_ping_ok(tfd, "by name", "service t by name");
 	close(tfd);
 	close(fd);
-	integ_daemon_stop_ok(STOP_MS);
+	integ_daemon_stop_ok(INTEG_STOP_MS);
 	integ_echo_stop(uecho);
 	integ_echo_stop(techo);
 }
@@ -788,12 +596,10 @@ START_TEST(test_integ_sighup_adds_service)
 	struct integ_echo	*echo, *hc;
 	struct sockaddr_storage	 svc, svc2, again;
 	socklen_t		 svclen, svc2len, againlen;
-	char			 line[LINE_MAX_LEN], re[RE_MAX], hex[65];
-	char			 want[160], got[256];
+	char			 line[INTEG_LINE_MAX], re[INTEG_RE_MAX];
 	size_t			 mark;
-	ssize_t			 n;
 	unsigned		 port;
-	int			 fd, fd2, fd3, how;
+	int			 fd, fd2, fd3;
 
 	echo = integ_echo_start(INTEG_ECHO_TCP, AF_INET);
 	hc = integ_echo_start(INTEG_ECHO_HALFCLOSE, AF_INET);
@@ -801,9 +607,9 @@ START_TEST(test_integ_sighup_adds_service)
 	    (unsigned)integ_echo_port(echo));
 	integ_daemon_start();
 	integ_service_get("t", "tcp", &svc, &svclen);
-	fd = tcp_connect_ok(&svc, svclen, "service t");
+	fd = integ_tcp_connect_ok(&svc, svclen, "service t");
 	port = integ_local_port(fd);
-	tcp_ping(fd, "before reload", "service t");
+	integ_tcp_ping_ok(fd, "before reload", "service t");
 
 	integ_conf_write(CONF_HEAD("1s") RELOAD_T
 	    "  - name: t2\n"
@@ -822,32 +628,25 @@ START_TEST(test_integ_sighup_adds_service)
 	    (unsigned)integ_addr_port(&svc), (unsigned)integ_addr_port(&again));
 
 	/* t2 forwards where the new configuration says. */
-	fd2 = tcp_connect_ok(&svc2, svc2len, "service t2");
-	ck_assert(integ_send_all(fd2, "hello t2", 8, IO_MS) == 0);
-	ck_assert(shutdown(fd2, SHUT_WR) == 0);
-	n = integ_read_eof(fd2, got, sizeof(got) - 1, IO_MS, &how);
-	got[n > 0 ? n : 0] = '\0';
-	integ_sha256_hex("hello t2", 8, hex);
-	snprintf(want, sizeof(want), INTEG_HALFCLOSE_FMT, 8ULL, hex);
-	ck_assert_str_eq(got, want);
-	ck_assert_msg(how == 0, "t2: %s instead of EOF", strerror(how));
+	fd2 = integ_tcp_connect_ok(&svc2, svc2len, "service t2");
+	(void)integ_halfclose_ok(fd2, "hello t2", 8, "service t2");
 	close(fd2);
 
 	/* The old connection lives on; t still takes new ones. */
-	tcp_ping(fd, "after reload", "live connection across reload");
-	ck_assert_msg(integ_log_count(0, re_closed(re, sizeof(re), "t",
+	integ_tcp_ping_ok(fd, "after reload", "live connection across reload");
+	ck_assert_msg(integ_log_count(0, integ_re_closed(re, sizeof(re), "t",
 	    "127.0.0.1", port)) == 0, "the live flow was closed by reload");
-	fd3 = tcp_connect_ok(&svc, svclen, "service t after reload");
-	tcp_ping(fd3, "new after reload", "service t after reload");
+	fd3 = integ_tcp_connect_ok(&svc, svclen, "service t after reload");
+	integ_tcp_ping_ok(fd3, "new after reload", "service t after reload");
 	close(fd3);
 
 	close(fd);
-	ck_assert_msg(integ_log_wait(0, re, LOG_MS, line, sizeof(line)) == 0,
-	    "no flow closed line for the live flow");
-	assert_num(line, "bytes_in", (long long)strlen("before reload" "after "
-	    "reload"));
-	assert_field(line, "reason", "closed");
-	integ_daemon_stop_ok(STOP_MS);
+	ck_assert_msg(integ_log_wait(0, re, INTEG_LOG_MS, line, sizeof(line)) ==
+	    0, "no flow closed line for the live flow");
+	integ_assert_num(line, "bytes_in", (long long)strlen("before reload"
+	    "after reload"));
+	integ_assert_field(line, "reason", "closed");
+	integ_daemon_stop_ok(INTEG_STOP_MS);
 	integ_echo_stop(echo);
 	integ_echo_stop(hc);
 }
@@ -868,7 +667,7 @@ START_TEST(test_integ_sighup_changed_forward_keeps_flows)
 	struct integ_echo	*e1, *e2;
 	struct sockaddr_storage	 svc, again;
 	socklen_t		 svclen, againlen;
-	char			 re[RE_MAX];
+	char			 re[INTEG_RE_MAX];
 	size_t			 mark;
 	unsigned		 port1;
 	int			 fd1, fd2;
@@ -882,7 +681,7 @@ START_TEST(test_integ_sighup_changed_forward_keeps_flows)
 	fd1 = integ_udp_socket(AF_INET, 0);
 	ck_assert(fd1 != -1);
 	port1 = integ_local_port(fd1);
-	udp_ping(fd1, &svc, svclen, "to e1", "flow 1 before reload");
+	integ_udp_ping_ok(fd1, &svc, svclen, "to e1", "flow 1 before reload");
 	ck_assert_uint_eq(integ_echo_count(e1), 1);
 
 	integ_conf_write(CONF_HEAD("1s") RELOAD_U,
@@ -897,21 +696,22 @@ START_TEST(test_integ_sighup_changed_forward_keeps_flows)
 	ck_assert_uint_eq(integ_addr_port(&again), integ_addr_port(&svc));
 
 	/* The live flow keeps its upstream socket to e1. */
-	udp_ping(fd1, &svc, svclen, "still to e1", "flow 1 after reload");
+	integ_udp_ping_ok(fd1, &svc, svclen, "still to e1",
+	    "flow 1 after reload");
 	ck_assert_uint_eq(integ_echo_count(e1), 2);
-	ck_assert_msg(integ_log_count(0, re_closed(re, sizeof(re), "u",
+	ck_assert_msg(integ_log_count(0, integ_re_closed(re, sizeof(re), "u",
 	    "127.0.0.1", port1)) == 0, "the live flow was closed by reload");
 
 	/* A new flow follows the new forward. */
 	fd2 = integ_udp_socket(AF_INET, 0);
 	ck_assert(fd2 != -1);
-	udp_ping(fd2, &svc, svclen, "to e2", "flow 2 after reload");
+	integ_udp_ping_ok(fd2, &svc, svclen, "to e2", "flow 2 after reload");
 	ck_assert_uint_eq(integ_echo_count(e2), 1);
 	ck_assert_uint_eq(integ_echo_count(e1), 2);
 
 	close(fd1);
 	close(fd2);
-	integ_daemon_stop_ok(STOP_MS);
+	integ_daemon_stop_ok(INTEG_STOP_MS);
 	integ_echo_stop(e1);
 	integ_echo_stop(e2);
 }
@@ -935,8 +735,8 @@ START_TEST(test_integ_sighup_broken_config_keeps_old)
 	struct integ_echo	*uecho, *techo;
 	struct sockaddr_storage	 usvc, tsvc, again;
 	socklen_t		 usvclen, tsvclen, againlen;
-	char			 re[2 * RE_MAX], path[RE_MAX];
-	char			 line[LINE_MAX_LEN];
+	char			 re[2 * INTEG_RE_MAX], path[INTEG_RE_MAX];
+	char			 line[INTEG_LINE_MAX];
 	size_t			 mark;
 	unsigned		 up, tp;
 	int			 ufd, tfd, fd, ufd2;
@@ -951,9 +751,9 @@ START_TEST(test_integ_sighup_broken_config_keeps_old)
 	integ_service_get("t", "tcp", &tsvc, &tsvclen);
 	ufd = integ_udp_socket(AF_INET, 0);
 	ck_assert(ufd != -1);
-	udp_ping(ufd, &usvc, usvclen, "udp before", "service u");
-	tfd = tcp_connect_ok(&tsvc, tsvclen, "service t");
-	tcp_ping(tfd, "tcp before", "service t");
+	integ_udp_ping_ok(ufd, &usvc, usvclen, "udp before", "service u");
+	tfd = integ_tcp_connect_ok(&tsvc, tsvclen, "service t");
+	integ_tcp_ping_ok(tfd, "tcp before", "service t");
 	integ_re_escape(integ.conf, path, sizeof(path));
 
 	/* An unknown key on line 4, column 1. */
@@ -989,14 +789,14 @@ START_TEST(test_integ_sighup_broken_config_keeps_old)
 	ck_assert_uint_eq(integ_addr_port(&again), integ_addr_port(&tsvc));
 	integ_service_get("u", "udp", &again, &againlen);
 	ck_assert_uint_eq(integ_addr_port(&again), integ_addr_port(&usvc));
-	udp_ping(ufd, &usvc, usvclen, "udp after", "live udp flow");
-	tcp_ping(tfd, "tcp after", "live tcp flow");
-	fd = tcp_connect_ok(&tsvc, tsvclen, "new tcp");
-	tcp_ping(fd, "tcp new", "new tcp flow");
+	integ_udp_ping_ok(ufd, &usvc, usvclen, "udp after", "live udp flow");
+	integ_tcp_ping_ok(tfd, "tcp after", "live tcp flow");
+	fd = integ_tcp_connect_ok(&tsvc, tsvclen, "new tcp");
+	integ_tcp_ping_ok(fd, "tcp new", "new tcp flow");
 	close(fd);
 	ufd2 = integ_udp_socket(AF_INET, 0);
 	ck_assert(ufd2 != -1);
-	udp_ping(ufd2, &usvc, usvclen, "udp new", "new udp flow");
+	integ_udp_ping_ok(ufd2, &usvc, usvclen, "udp new", "new udp flow");
 	close(ufd2);
 
 	/* A good configuration is taken again. */
@@ -1005,11 +805,11 @@ START_TEST(test_integ_sighup_broken_config_keeps_old)
 	integ_daemon_signal(SIGHUP);
 	ck_assert_msg(integ_log_wait(mark, "configuration reloaded", RELOAD_MS,
 	    NULL, 0) == 0, "a fixed configuration was not taken");
-	tcp_ping(tfd, "tcp fixed", "live tcp flow after good reload");
+	integ_tcp_ping_ok(tfd, "tcp fixed", "live tcp flow after good reload");
 
 	close(tfd);
 	close(ufd);
-	integ_daemon_stop_ok(STOP_MS);
+	integ_daemon_stop_ok(INTEG_STOP_MS);
 	integ_echo_stop(uecho);
 	integ_echo_stop(techo);
 }
@@ -1024,7 +824,8 @@ START_TEST(test_integ_sigterm_exits_0)
 	struct integ_echo	*uecho, *techo;
 	struct sockaddr_storage	 usvc, tsvc;
 	socklen_t		 usvclen, tsvclen;
-	char			 line[LINE_MAX_LEN], re[RE_MAX], sbuf[64];
+	char			 line[INTEG_LINE_MAX], re[INTEG_RE_MAX];
+	char			 sbuf[64];
 	uint64_t		 t0, took;
 	unsigned		 uport, tport;
 	int			 ufd, tfd, status;
@@ -1039,10 +840,10 @@ START_TEST(test_integ_sigterm_exits_0)
 	ufd = integ_udp_socket(AF_INET, 0);
 	ck_assert(ufd != -1);
 	uport = integ_local_port(ufd);
-	udp_ping(ufd, &usvc, usvclen, "udp live", "service u");
-	tfd = tcp_connect_ok(&tsvc, tsvclen, "service t");
+	integ_udp_ping_ok(ufd, &usvc, usvclen, "udp live", "service u");
+	tfd = integ_tcp_connect_ok(&tsvc, tsvclen, "service t");
 	tport = integ_local_port(tfd);
-	tcp_ping(tfd, "tcp live", "service t");
+	integ_tcp_ping_ok(tfd, "tcp live", "service t");
 
 	t0 = integ_now_ms();
 	integ_daemon_signal(SIGTERM);
@@ -1053,19 +854,19 @@ START_TEST(test_integ_sigterm_exits_0)
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	    "flowgate after SIGTERM: %s", integ_status_str(status, sbuf,
 	    sizeof(sbuf)));
-	assert_closed_empty(tfd, 1000, "live connection after exit");
+	integ_assert_closed_empty(tfd, 1000, "live connection after exit");
 
-	ck_assert_msg(integ_log_wait(0, re_closed(re, sizeof(re), "t",
+	ck_assert_msg(integ_log_wait(0, integ_re_closed(re, sizeof(re), "t",
 	    "127.0.0.1", tport), 0, line, sizeof(line)) == 0,
 	    "no flow closed line for the tcp flow (exit after %llu ms)",
 	    (unsigned long long)took);
-	assert_field(line, "reason", "shutdown");
-	assert_num(line, "bytes_in", 8);
-	ck_assert_msg(integ_log_wait(0, re_closed(re, sizeof(re), "u",
+	integ_assert_field(line, "reason", "shutdown");
+	integ_assert_num(line, "bytes_in", 8);
+	ck_assert_msg(integ_log_wait(0, integ_re_closed(re, sizeof(re), "u",
 	    "127.0.0.1", uport), 0, line, sizeof(line)) == 0,
 	    "no flow closed line for the udp flow");
-	assert_field(line, "reason", "shutdown");
-	assert_num(line, "pkts_in", 1);
+	integ_assert_field(line, "reason", "shutdown");
+	integ_assert_num(line, "pkts_in", 1);
 
 	close(tfd);
 	close(ufd);
@@ -1084,7 +885,8 @@ START_TEST(test_integ_sigterm_drains_live_flows)
 	struct integ_echo	*echo;
 	struct sockaddr_storage	 svc;
 	socklen_t		 svclen;
-	char			 line[LINE_MAX_LEN], re[RE_MAX], sbuf[64];
+	char			 line[INTEG_LINE_MAX], re[INTEG_RE_MAX];
+	char			 sbuf[64];
 	unsigned		 port;
 	int			 fd, nfd, status;
 
@@ -1093,22 +895,23 @@ START_TEST(test_integ_sigterm_drains_live_flows)
 	    (unsigned)integ_echo_port(echo));
 	integ_daemon_start();
 	integ_service_get("t", "tcp", &svc, &svclen);
-	fd = tcp_connect_ok(&svc, svclen, "service t");
+	fd = integ_tcp_connect_ok(&svc, svclen, "service t");
 	port = integ_local_port(fd);
-	tcp_ping(fd, "before", "service t");
+	integ_tcp_ping_ok(fd, "before", "service t");
 
 	integ_daemon_signal(SIGTERM);
 	integ_sleep_ms(300);
 	ck_assert_msg(integ_daemon_running(), "flowgate exited at once with a "
 	    "live flow (drain_timeout 10s): %s",
 	    integ_status_str(integ.status, sbuf, sizeof(sbuf)));
-	tcp_ping(fd, "draining", "live flow while draining");
+	integ_tcp_ping_ok(fd, "draining", "live flow while draining");
 
 	/* Not accepting: refused, or closed without relaying anything. */
 	nfd = integ_tcp_connect(&svc, svclen, 1000);
 	if (nfd != -1) {
 		(void)send(nfd, "x", 1, MSG_NOSIGNAL);
-		assert_closed_empty(nfd, 3000, "new connection while draining");
+		integ_assert_closed_empty(nfd, 3000, "new connection while "
+		    "draining");
 		close(nfd);
 	} else
 		ck_assert_msg(errno == ECONNREFUSED, "new connection while "
@@ -1123,11 +926,11 @@ START_TEST(test_integ_sigterm_drains_live_flows)
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	    "flowgate after SIGTERM: %s", integ_status_str(status, sbuf,
 	    sizeof(sbuf)));
-	ck_assert_msg(integ_log_wait(0, re_closed(re, sizeof(re), "t",
+	ck_assert_msg(integ_log_wait(0, integ_re_closed(re, sizeof(re), "t",
 	    "127.0.0.1", port), 0, line, sizeof(line)) == 0,
 	    "no flow closed line for the drained flow");
-	assert_field(line, "reason", "closed");
-	assert_num(line, "bytes_in", (long long)strlen("beforedraining"));
+	integ_assert_field(line, "reason", "closed");
+	integ_assert_num(line, "bytes_in", (long long)strlen("beforedraining"));
 	integ_echo_stop(echo);
 }
 END_TEST
@@ -1210,8 +1013,8 @@ START_TEST(test_integ_double_sigterm)
 		mark = integ_log_mark();
 		integ_daemon_start();
 		integ_service_get("t", "tcp", &svc, &svclen);
-		fd = tcp_connect_ok(&svc, svclen, what);
-		tcp_ping(fd, "live", what);
+		fd = integ_tcp_connect_ok(&svc, svclen, what);
+		integ_tcp_ping_ok(fd, "live", what);
 
 		t0 = integ_now_ms();
 		if (ds->how != DOUBLE_NOW)
@@ -1235,7 +1038,7 @@ START_TEST(test_integ_double_sigterm)
 		    "%s: flowgate exited with %s after %llu ms", what,
 		    integ_status_str(status, sbuf, sizeof(sbuf)),
 		    (unsigned long long)(integ_now_ms() - t0));
-		assert_closed_empty(fd, 1000, what);
+		integ_assert_closed_empty(fd, 1000, what);
 		close(fd);
 		nstop = integ_log_count(mark, "stopping, flows=");
 		ck_assert_msg(nstop == 1, "%s: %d \"stopping\" lines, expected "
@@ -1340,7 +1143,7 @@ START_TEST(test_integ_check_cmd)
 	argv[2] = "-c";
 	argv[3] = good;
 	argv[4] = NULL;
-	st = integ_run(argv, IO_MS, &out, &err);
+	st = integ_run(argv, INTEG_IO_MS, &out, &err);
 	ck_assert_msg(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
 	    "check good.yml: %s; stderr: %s", st == -1 ? "timed out" :
 	    integ_status_str(st, sbuf, sizeof(sbuf)), err);
@@ -1362,7 +1165,7 @@ START_TEST(test_integ_check_cmd)
 	    "    forward: tcp://127.0.0.1:9\n"
 	    "    idle_timeout: banana\n");
 	argv[3] = bad;
-	st = integ_run(argv, IO_MS, &out, &err);
+	st = integ_run(argv, INTEG_IO_MS, &out, &err);
 	ck_assert_msg(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 1,
 	    "check bad.yml: %s, expected exit status 1",
 	    st == -1 ? "timed out" : integ_status_str(st, sbuf, sizeof(sbuf)));
@@ -1380,7 +1183,7 @@ START_TEST(test_integ_check_cmd)
 	/* A file that is not there. */
 	integ_path("missing.yml", missing, sizeof(missing));
 	argv[3] = missing;
-	st = integ_run(argv, IO_MS, &out, &err);
+	st = integ_run(argv, INTEG_IO_MS, &out, &err);
 	ck_assert_msg(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 1,
 	    "check missing.yml: %s, expected exit status 1",
 	    st == -1 ? "timed out" : integ_status_str(st, sbuf, sizeof(sbuf)));
@@ -1400,7 +1203,8 @@ START_TEST(test_integ_ipv6_loopback)
 	struct integ_echo	*uecho, *techo;
 	struct sockaddr_storage	 usvc, tsvc;
 	socklen_t		 usvclen, tsvclen;
-	char			 line[LINE_MAX_LEN], re[RE_MAX], want[128];
+	char			 line[INTEG_LINE_MAX], re[INTEG_RE_MAX];
+	char			 want[128];
 	char			 dst[64], *ports;
 	unsigned		 uport, tport;
 	int			 ufd, tfd;
@@ -1435,24 +1239,24 @@ START_TEST(test_integ_ipv6_loopback)
 	ufd = integ_udp_socket(AF_INET6, 0);
 	ck_assert(ufd != -1);
 	uport = integ_local_port(ufd);
-	udp_ping(ufd, &usvc, usvclen, "over ipv6 udp", "service u6");
-	tfd = tcp_connect_ok(&tsvc, tsvclen, "service t6");
+	integ_udp_ping_ok(ufd, &usvc, usvclen, "over ipv6 udp", "service u6");
+	tfd = integ_tcp_connect_ok(&tsvc, tsvclen, "service t6");
 	tport = integ_local_port(tfd);
-	tcp_ping(tfd, "over ipv6 tcp", "service t6");
+	integ_tcp_ping_ok(tfd, "over ipv6 tcp", "service t6");
 	close(tfd);
 
-	ck_assert_msg(integ_log_wait(0, re_closed(re, sizeof(re), "t6",
-	    "[::1]", tport), LOG_MS, line, sizeof(line)) == 0,
+	ck_assert_msg(integ_log_wait(0, integ_re_closed(re, sizeof(re), "t6",
+	    "[::1]", tport), INTEG_LOG_MS, line, sizeof(line)) == 0,
 	    "no flow closed line with peer=[::1]:%u", tport);
 	snprintf(dst, sizeof(dst), "[::1]:%u",
 	    (unsigned)integ_echo_port(techo));
-	assert_field(line, "dst", dst);
-	assert_field(line, "reason", "closed");
-	integ_daemon_stop_ok(STOP_MS);
-	ck_assert_msg(integ_log_wait(0, re_closed(re, sizeof(re), "u6",
+	integ_assert_field(line, "dst", dst);
+	integ_assert_field(line, "reason", "closed");
+	integ_daemon_stop_ok(INTEG_STOP_MS);
+	ck_assert_msg(integ_log_wait(0, integ_re_closed(re, sizeof(re), "u6",
 	    "[::1]", uport), 0, line, sizeof(line)) == 0,
 	    "no flow closed line with peer=[::1]:%u", uport);
-	assert_num(line, "bytes_out", (long long)strlen("over ipv6 udp"));
+	integ_assert_num(line, "bytes_out", (long long)strlen("over ipv6 udp"));
 	close(ufd);
 	integ_echo_stop(uecho);
 	integ_echo_stop(techo);
@@ -1468,7 +1272,7 @@ START_TEST(test_integ_tcp_max_flows)
 	struct integ_echo	*echo;
 	struct sockaddr_storage	 svc;
 	socklen_t		 svclen;
-	char			 re[RE_MAX];
+	char			 re[INTEG_RE_MAX];
 	unsigned		 port1;
 	int			 fd1, fd2, fd3, fd4;
 
@@ -1477,33 +1281,33 @@ START_TEST(test_integ_tcp_max_flows)
 	    "    max_flows: 2\n", (unsigned)integ_echo_port(echo));
 	integ_daemon_start();
 	integ_service_get("t", "tcp", &svc, &svclen);
-	fd1 = tcp_connect_ok(&svc, svclen, "flow 1");
+	fd1 = integ_tcp_connect_ok(&svc, svclen, "flow 1");
 	port1 = integ_local_port(fd1);
-	tcp_ping(fd1, "one", "flow 1");
-	fd2 = tcp_connect_ok(&svc, svclen, "flow 2");
-	tcp_ping(fd2, "two", "flow 2");
+	integ_tcp_ping_ok(fd1, "one", "flow 1");
+	fd2 = integ_tcp_connect_ok(&svc, svclen, "flow 2");
+	integ_tcp_ping_ok(fd2, "two", "flow 2");
 
-	fd3 = tcp_connect_ok(&svc, svclen, "flow 3");
+	fd3 = integ_tcp_connect_ok(&svc, svclen, "flow 3");
 	(void)send(fd3, "three", 5, MSG_NOSIGNAL);
-	assert_closed_empty(fd3, 3000, "flow 3 over max_flows 2");
+	integ_assert_closed_empty(fd3, 3000, "flow 3 over max_flows 2");
 	snprintf(re, sizeof(re), "warn flow refused service=t "
 	    "peer=127\\.0\\.0\\.1:%u( .*)? reason=limit",
 	    (unsigned)integ_local_port(fd3));
-	ck_assert_msg(integ_log_wait(0, re, LOG_MS, NULL, 0) == 0,
+	ck_assert_msg(integ_log_wait(0, re, INTEG_LOG_MS, NULL, 0) == 0,
 	    "no \"warn flow refused ... reason=limit\" line for flow 3");
 	close(fd3);
-	tcp_ping(fd1, "one again", "flow 1 after the refusal");
-	tcp_ping(fd2, "two again", "flow 2 after the refusal");
+	integ_tcp_ping_ok(fd1, "one again", "flow 1 after the refusal");
+	integ_tcp_ping_ok(fd2, "two again", "flow 2 after the refusal");
 
 	close(fd1);
-	ck_assert_msg(integ_log_wait(0, re_closed(re, sizeof(re), "t",
-	    "127.0.0.1", port1), LOG_MS, NULL, 0) == 0,
+	ck_assert_msg(integ_log_wait(0, integ_re_closed(re, sizeof(re), "t",
+	    "127.0.0.1", port1), INTEG_LOG_MS, NULL, 0) == 0,
 	    "flow 1 did not close");
-	fd4 = tcp_connect_ok(&svc, svclen, "flow 4");
-	tcp_ping(fd4, "four", "flow 4 after flow 1 ended");
+	fd4 = integ_tcp_connect_ok(&svc, svclen, "flow 4");
+	integ_tcp_ping_ok(fd4, "four", "flow 4 after flow 1 ended");
 	close(fd4);
 	close(fd2);
-	integ_daemon_stop_ok(STOP_MS);
+	integ_daemon_stop_ok(INTEG_STOP_MS);
 	integ_echo_stop(echo);
 }
 END_TEST
@@ -1545,8 +1349,8 @@ START_TEST(test_integ_echo_flood_bounded)
 	struct pollfd		 pfd;
 	EVP_MD_CTX		*smd, *rmd;
 	unsigned char		*sbuf, *rbuf;
-	char			 shex[65], rhex[65], line[LINE_MAX_LEN];
-	char			 re[RE_MAX];
+	char			 shex[65], rhex[65], line[INTEG_LINE_MAX];
+	char			 re[INTEG_RE_MAX];
 	unsigned long long	 sent = 0, recvd = 0;
 	long long		 rss0, rss1;
 	uint64_t		 state = 13, deadline, last, now;
@@ -1564,16 +1368,13 @@ START_TEST(test_integ_echo_flood_bounded)
 	integ_service_get("e", "tcp", &svc, &svclen);
 	sbuf = malloc(FLOOD_CHUNK);
 	rbuf = malloc(FLOOD_CHUNK);
-	smd = EVP_MD_CTX_new();
-	rmd = EVP_MD_CTX_new();
-	ck_assert_msg(sbuf != NULL && rbuf != NULL && smd != NULL &&
-	    rmd != NULL, "out of memory");
-	ck_assert(EVP_DigestInit_ex(smd, EVP_sha256(), NULL) == 1);
-	ck_assert(EVP_DigestInit_ex(rmd, EVP_sha256(), NULL) == 1);
+	ck_assert_msg(sbuf != NULL && rbuf != NULL, "out of memory");
+	smd = integ_sha256_new();
+	rmd = integ_sha256_new();
 
-	fd = tcp_connect_ok(&svc, svclen, "service e");
+	fd = integ_tcp_connect_ok(&svc, svclen, "service e");
 	port = integ_local_port(fd);
-	tcp_ping(fd, "warm up", "service e");
+	integ_tcp_ping_ok(fd, "warm up", "service e");
 	rss0 = daemon_rss_kb();
 	ck_assert_msg(rss0 > 0, "no VmRSS in /proc/%d/status", (int)integ.pid);
 
@@ -1599,7 +1400,7 @@ START_TEST(test_integ_echo_flood_bounded)
 			continue;
 		}
 		ck_assert_msg(errno == EAGAIN || errno == EINTR, "send after "
-		    "%llu bytes: %s", sent, io_state());
+		    "%llu bytes: %s", sent, integ_io_state());
 		if (now - last >= FLOOD_STUCK_MS) {
 			stuck = 1;
 			break;
@@ -1621,58 +1422,42 @@ START_TEST(test_integ_echo_flood_bounded)
 	    rss1, sent);
 
 	/* Now read: exactly what was taken comes back, then nothing. */
-	deadline = integ_now_ms() + IO_MS;
+	deadline = integ_now_ms() + INTEG_IO_MS;
 	while (recvd < sent && integ_now_ms() < deadline) {
 		n = integ_recv_wait(fd, rbuf, FLOOD_CHUNK,
 		    (int)(deadline - integ_now_ms()));
 		if (n == -1 && (errno == EAGAIN || errno == EINTR))
 			continue;
 		ck_assert_msg(n > 0, "after %llu of %llu bytes back: %s",
-		    recvd, sent, n == 0 ? "EOF" : io_state());
+		    recvd, sent, n == 0 ? "EOF" : integ_io_state());
 		EVP_DigestUpdate(rmd, rbuf, (size_t)n);
 		recvd += (unsigned long long)n;
 	}
 	ck_assert_msg(recvd == sent, "%llu of %llu bytes came back within %d "
-	    "ms", recvd, sent, IO_MS);
+	    "ms", recvd, sent, INTEG_IO_MS);
 	n = integ_recv_wait(fd, rbuf, FLOOD_CHUNK, 200);
 	ck_assert_msg(n == -1 && errno == ETIMEDOUT, "more than the %llu "
 	    "bytes taken came back", sent);
-	md_hex(smd, shex);
-	md_hex(rmd, rhex);
+	integ_sha256_final(smd, shex);
+	integ_sha256_final(rmd, rhex);
 	ck_assert_str_eq(rhex, shex);
 
 	/* The echo passes our FIN back once it has nothing left. */
 	ck_assert(shutdown(fd, SHUT_WR) == 0);
-	assert_closed_empty(fd, IO_MS, "after our FIN");
+	integ_assert_closed_empty(fd, INTEG_IO_MS, "after our FIN");
 	close(fd);
-	ck_assert_msg(integ_log_wait(0, re_closed(re, sizeof(re), "e",
-	    "127.0.0.1", port), LOG_MS, line, sizeof(line)) == 0,
+	ck_assert_msg(integ_log_wait(0, integ_re_closed(re, sizeof(re), "e",
+	    "127.0.0.1", port), INTEG_LOG_MS, line, sizeof(line)) == 0,
 	    "no flow closed line for the flood");
-	assert_field(line, "reason", "closed");
-	assert_num(line, "bytes_in", (long long)sent + 7);
-	assert_num(line, "bytes_out", (long long)sent + 7);
+	integ_assert_field(line, "reason", "closed");
+	integ_assert_num(line, "bytes_in", (long long)sent + 7);
+	integ_assert_num(line, "bytes_out", (long long)sent + 7);
 
-	EVP_MD_CTX_free(smd);
-	EVP_MD_CTX_free(rmd);
 	free(sbuf);
 	free(rbuf);
-	integ_daemon_stop_ok(STOP_MS);
+	integ_daemon_stop_ok(INTEG_STOP_MS);
 }
 END_TEST
-
-/* One TCase per behaviour, each in its own scratch directory. */
-static TCase *
-integ_tcase(Suite *s, const char *name, int timeout)
-{
-	TCase	*tc;
-
-	tc = tcase_create(name);
-	tcase_add_unchecked_fixture(tc, integ_setup, integ_teardown);
-	tcase_add_checked_fixture(tc, NULL, integ_checked_teardown);
-	tcase_set_timeout(tc, timeout);
-	suite_add_tcase(s, tc);
-	return (tc);
-}
 
 static Suite *
 integ_suite(void)
@@ -1724,14 +1509,5 @@ integ_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 nfail;
-
-	/* Writes to closed sockets fail with EPIPE; the daemon resets it. */
-	signal(SIGPIPE, SIG_IGN);
-	sr = srunner_create(integ_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	nfail = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (nfail == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+	return (integ_suite_run(integ_suite()));
 }

@@ -18,15 +18,15 @@
  * TLS suite: GoDoxy agent streams (tls-stream, spec/godoxy-stream.md §1,
  * §2) through the real flowgate binary on loopback.  The server daemon is
  * the fixture's (integ); tests that need flowgate as the client too start
- * a second daemon in the same scratch directory (cli_start), so each
- * process holds one side of every tunnel.  Certificates come from
- * `flowgate certs`, a fresh CA per test, and a second, unrelated CA for
- * the refusals.  Crafted headers and TLS corner cases use an in-process
- * OpenSSL client on a blocking socket with short socket timeouts; the
- * vector case also drives `openssl s_client`, and `flowgate probe` also
- * meets a fake agent (an OpenSSL server thread).  Every test asserts the
- * bytes that came back, how the connection ended and what the daemon
- * logged.
+ * a second daemon in the same scratch directory (cli_start, on
+ * integ_cli), so each process holds one side of every tunnel.
+ * Certificates come from `flowgate certs`, a fresh CA per test, and a
+ * second, unrelated CA for the refusals.  Crafted headers and TLS corner
+ * cases use an in-process OpenSSL client on a blocking socket with short
+ * socket timeouts; the vector case also drives `openssl s_client`, and
+ * `flowgate probe` also meets a fake agent (an OpenSSL server thread).
+ * Every test asserts the bytes that came back, how the connection ended
+ * and what the daemon logged.
  */
 
 #ifndef _GNU_SOURCE
@@ -36,24 +36,17 @@
 #include <sys/types.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
-#ifdef __linux__
-#include <sys/prctl.h>
-#endif
 
 #include <netinet/in.h>
 
 #include <check.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <openssl/err.h>
-#include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <poll.h>
 #include <pthread.h>
-#include <regex.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,184 +64,13 @@
 	"drain_timeout: 1s\n"						\
 	"services:\n"
 
-#define IO_MS		5000	/* one exchange, generously */
-#define LOG_MS		5000	/* a log line to appear */
-#define STOP_MS		8000	/* SIGTERM to exit, drain 1s */
-#define RUN_MS		10000	/* one flowgate certs or probe run */
 #define SOCK_TMO_MS	200	/* socket timeouts of TLS clients */
-
-#define RE_MAX		512
-#define LINE_MAX_LEN	2048
-#define PATH_LEN	320
 
 #define ALPN_STREAM	"godoxy-agent-stream/1"
 #define VERIFY_NAME	"godoxy.agent"
 
-/*
- * Certificates: a CA with a server and a client certificate, made by
- * `flowgate certs` and kept flat in the scratch directory as PREFIX-*.
- */
-struct pki {
-	char	ca[PATH_LEN];
-	char	srv_crt[PATH_LEN];
-	char	srv_key[PATH_LEN];
-	char	cli_crt[PATH_LEN];
-	char	cli_key[PATH_LEN];
-};
-static struct pki	pa;	/* the CA of the daemons under test */
-static struct pki	pb;	/* an unrelated CA */
-
-/* The second daemon: flowgate as the tunnel client (see cli_start). */
-static struct integ	cli_d = { .pid = -1 };
-
-/*
- * Helpers shared with check_integ.c's style.
- */
-
-static void
-assert_field(const char *line, const char *key, const char *want)
-{
-	char	val[256];
-
-	ck_assert_msg(integ_field(line, key, val, sizeof(val)) == 0,
-	    "no %s= in log line: %s", key, line);
-	ck_assert_msg(strcmp(val, want) == 0, "%s=%s, expected %s in: %s", key,
-	    val, want, line);
-}
-
-static void
-assert_num(const char *line, const char *key, long long want)
-{
-	long long	v;
-
-	v = integ_field_num(line, key);
-	ck_assert_msg(v == want, "%s=%lld, expected %lld in: %s", key, v, want,
-	    line);
-}
-
-/* The value of key in a log line must match the ERE want, whole. */
-static void
-assert_field_re(const char *line, const char *key, const char *want)
-{
-	regex_t	rx;
-	char	val[256], re[RE_MAX];
-
-	ck_assert_msg(integ_field(line, key, val, sizeof(val)) == 0,
-	    "no %s= in log line: %s", key, line);
-	snprintf(re, sizeof(re), "^%s$", want);
-	ck_assert_msg(regcomp(&rx, re, REG_EXTENDED | REG_NOSUB) == 0,
-	    "bad regex %s", re);
-	ck_assert_msg(regexec(&rx, val, 0, NULL, 0) == 0, "%s=%s, expected "
-	    "%s in: %s", key, val, want, line);
-	regfree(&rx);
-}
-
-/* For failure messages: errno's text and whether the daemon still runs. */
-static const char *
-io_state(void)
-{
-	static char	buf[160];
-	char		sbuf[64];
-	int		saved = errno;
-
-	if (integ_daemon_running())
-		snprintf(buf, sizeof(buf), "%s (flowgate server is running)",
-		    strerror(saved));
-	else
-		snprintf(buf, sizeof(buf), "%s (flowgate server is gone: %s)",
-		    strerror(saved), integ_status_str(integ.status, sbuf,
-		    sizeof(sbuf)));
-	errno = saved;
-	return (buf);
-}
-
-static char *
-md_final_hex(EVP_MD_CTX *md, char hex[65])
-{
-	unsigned char	d[EVP_MAX_MD_SIZE];
-	unsigned int	len = 0, i;
-
-	ck_assert_msg(EVP_DigestFinal_ex(md, d, &len) == 1 && len == 32,
-	    "EVP_DigestFinal_ex failed");
-	for (i = 0; i < len; i++)
-		snprintf(hex + 2 * i, 3, "%02x", d[i]);
-	return (hex);
-}
-
-/* An ERE for the "flow closed" line of service from 127.0.0.1:port. */
-static const char *
-re_closed(char *buf, size_t size, const char *service, unsigned port)
-{
-	snprintf(buf, size, "flow closed service=%s flow=[0-9]+ "
-	    "peer=127\\.0\\.0\\.1:%u ", service, port);
-	return (buf);
-}
-
-/* Wait for the flow closed line of our connection from port; copy it. */
-static void
-srv_closed_line(unsigned port, char *line, size_t size, const char *what)
-{
-	char	re[RE_MAX];
-
-	ck_assert_msg(integ_log_wait(0, re_closed(re, sizeof(re), "agent",
-	    port), LOG_MS, line, size) == 0, "%s: the server logged no "
-	    "\"flow closed\" for peer port %u", what, port);
-}
-
-/*
- * Certificates
- */
-
-static void
-pki_make(struct pki *p, const char *prefix)
-{
-	static const char *const names[] = {
-		"ca.crt", "ca.key", "server.crt", "server.key", "client.crt",
-		"client.key"
-	};
-	char		*const dst[] = {
-		p->ca, NULL, p->srv_crt, p->srv_key, p->cli_crt, p->cli_key
-	};
-	const char	*argv[5];
-	char		 sub[PATH_LEN], n[64], from[PATH_LEN + 32];
-	char		 to[PATH_LEN], *out, *err, sbuf[64];
-	struct stat	 st;
-	size_t		 i;
-	int		 status;
-
-	snprintf(n, sizeof(n), "%s.d", prefix);
-	integ_path(n, sub, sizeof(sub));
-	ck_assert_msg(sub[0] != '\0', "no scratch directory");
-	argv[0] = integ_flowgate();
-	argv[1] = "certs";
-	argv[2] = "-d";
-	argv[3] = sub;
-	argv[4] = NULL;
-	status = integ_run(argv, RUN_MS, &out, &err);
-	ck_assert_msg(status != -1 && WIFEXITED(status) &&
-	    WEXITSTATUS(status) == 0, "flowgate certs -d %s: %s: %s", sub,
-	    integ_status_str(status, sbuf, sizeof(sbuf)), err);
-	free(out);
-	free(err);
-	/* The scratch directory stays flat: move the files up. */
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		snprintf(from, sizeof(from), "%s/%s", sub, names[i]);
-		snprintf(n, sizeof(n), "%s-%s", prefix, names[i]);
-		integ_path(n, to, sizeof(to));
-		ck_assert_msg(stat(from, &st) == 0, "flowgate certs made no "
-		    "%s", from);
-		if (strstr(names[i], ".key") != NULL)
-			ck_assert_msg((st.st_mode & 077) == 0, "%s has mode "
-			    "%03o, expected no group or other access", from,
-			    (unsigned)(st.st_mode & 0777));
-		ck_assert_msg(rename(from, to) == 0, "rename %s: %s", from,
-		    strerror(errno));
-		if (dst[i] != NULL)
-			snprintf(dst[i], PATH_LEN, "%s", to);
-	}
-	ck_assert_msg(rmdir(sub) == 0, "rmdir %s: %s (unexpected files?)", sub,
-	    strerror(errno));
-}
+static struct integ_pki	pa;	/* the CA of the daemons under test */
+static struct integ_pki	pb;	/* an unrelated CA */
 
 /*
  * The daemons
@@ -256,7 +78,7 @@ pki_make(struct pki *p, const char *prefix)
 
 /* The server, "agent": listen tls-stream, extra lines, then tls. */
 static uint16_t
-srv_start(const struct pki *p, const char *extra)
+srv_start(const struct integ_pki *p, const char *extra)
 {
 	struct sockaddr_storage	ss;
 	socklen_t		len;
@@ -274,36 +96,15 @@ srv_start(const struct pki *p, const char *extra)
 	return (integ_addr_port(&ss));
 }
 
-/* Swap the fixture's daemon with the client daemon, and back. */
-static void
-cli_swap(void)
-{
-	struct integ	t = integ;
-
-	integ = cli_d;
-	cli_d = t;
-}
-
 /*
- * Flowgate as the GoDoxy server side: "cli" listens on TCP and tunnels
- * each connection to the server at srvport, naming 127.0.0.1:dstport in
- * the header.  Its log ends in .err, so the runner shows it on failure.
+ * Flowgate as the GoDoxy server side (integ_cli): "cli" listens on TCP
+ * and tunnels each connection to the server at srvport, naming
+ * 127.0.0.1:dstport in the header.  Returns cli's port.
  */
 static uint16_t
-cli_start(const struct pki *p, uint16_t srvport, uint16_t dstport)
+cli_start(const struct integ_pki *p, uint16_t srvport, uint16_t dstport)
 {
-	struct sockaddr_storage	ss;
-	socklen_t		len;
-
-	cli_d = integ;
-	cli_d.pid = -1;
-	cli_d.status = 0;
-	integ_path("client.yml", cli_d.conf, sizeof(cli_d.conf));
-	integ_path("client.ports", cli_d.portfile, sizeof(cli_d.portfile));
-	integ_path("client-flowgate.err", cli_d.logfile,
-	    sizeof(cli_d.logfile));
-	cli_swap();
-	integ_conf_write(CONF_HEAD
+	integ_cli_start(CONF_HEAD
 	    "  - name: cli\n"
 	    "    listen: tcp://127.0.0.1:0\n"
 	    "    forward: tls-stream://127.0.0.1:%u\n"
@@ -314,56 +115,12 @@ cli_start(const struct pki *p, uint16_t srvport, uint16_t dstport)
 	    "      key: \"%s\"\n"
 	    "      ca: \"%s\"\n", (unsigned)srvport, (unsigned)dstport,
 	    p->cli_crt, p->cli_key, p->ca);
-	integ_daemon_start();
-	integ_service_get("cli", "tcp", &ss, &len);
-	cli_swap();
-	return (integ_addr_port(&ss));
-}
-
-static int
-cli_log_wait(const char *ere, int timeout_ms, char *line, size_t size)
-{
-	int	rc;
-
-	cli_swap();
-	rc = integ_log_wait(0, ere, timeout_ms, line, size);
-	cli_swap();
-	return (rc);
-}
-
-static int
-cli_log_wait_count(const char *ere, int n, int timeout_ms)
-{
-	int	rc;
-
-	cli_swap();
-	rc = integ_log_wait_count(0, ere, n, timeout_ms);
-	cli_swap();
-	return (rc);
-}
-
-static void
-cli_stop_ok(void)
-{
-	cli_swap();
-	integ_daemon_stop_ok(STOP_MS);
-	cli_swap();
+	return (integ_cli_port("cli", "tcp"));
 }
 
 /*
  * Stream headers
  */
-
-static void
-hdr_for(uint16_t port, uint8_t out[SH_SIZE])
-{
-	const char	*errstr = NULL;
-	char		 p[8];
-
-	snprintf(p, sizeof(p), "%u", (unsigned)port);
-	ck_assert_msg(sh_build("127.0.0.1", p, 0, out, &errstr) == 0,
-	    "sh_build 127.0.0.1:%s: %s", p, errstr);
-}
 
 /* Recompute the big-endian CRC-32 of bytes 0..270 after an edit. */
 static void
@@ -380,45 +137,19 @@ hdr_recrc(uint8_t h[SH_SIZE])
 }
 
 /*
- * An in-process TLS client on a blocking socket.  SO_RCVTIMEO and
- * SO_SNDTIMEO make every SSL call return within SOCK_TMO_MS (as
- * WANT_READ/WANT_WRITE), so each loop below is bounded by a deadline.
+ * An in-process TLS client (struct integ_ssl) on a blocking socket.
+ * SO_RCVTIMEO and SO_SNDTIMEO make every SSL call return within
+ * SOCK_TMO_MS (as WANT_READ/WANT_WRITE), so each loop below is bounded by
+ * a deadline.
  */
-struct tc {
-	SSL_CTX		*ctx;
-	SSL		*ssl;
-	int		 fd;
-	uint16_t	 lport;		/* the daemon logs it as peer */
-	char		 err[512];	/* why the last call failed */
-};
-
-/* Describe a failed SSL call: the OpenSSL queue, else errno or EOF. */
-static void
-tc_fail(struct tc *c, const char *what, int se, int syserr)
-{
-	unsigned long	e;
-	size_t		off;
-	int		n = 0;
-
-	off = (size_t)snprintf(c->err, sizeof(c->err), "%s:", what);
-	while ((e = ERR_get_error()) != 0 && off + 2 < sizeof(c->err)) {
-		c->err[off++] = ' ';
-		ERR_error_string_n(e, c->err + off, sizeof(c->err) - off);
-		off += strlen(c->err + off);
-		n++;
-	}
-	if (n == 0)
-		snprintf(c->err + off, sizeof(c->err) - off, " ssl_error=%d "
-		    "%s", se, syserr != 0 ? strerror(syserr) : "EOF");
-}
 
 /*
  * A client session, not connected yet.  alpn is a comma-separated list
  * ("" or NULL offers none); cert and key may be NULL; maxver 0 means
- * TLS 1.3.  tc_close frees it.
+ * TLS 1.3.  integ_ssl_close frees it.
  */
 static void
-tc_new(struct tc *c, const char *alpn, const char *cert, const char *key,
+tc_new(struct integ_ssl *c, const char *alpn, const char *cert, const char *key,
     const char *ca, int maxver)
 {
 	unsigned char	 wire[256];
@@ -464,16 +195,16 @@ tc_new(struct tc *c, const char *alpn, const char *cert, const char *key,
 
 /* A TCP connection to 127.0.0.1:port under c's session; no TLS yet. */
 static void
-tc_connect(struct tc *c, uint16_t port)
+tc_connect(struct integ_ssl *c, uint16_t port)
 {
 	struct sockaddr_storage	ss;
 	socklen_t		len;
 	struct timeval		tv;
 
 	integ_addr(AF_INET, port, &ss, &len);
-	c->fd = integ_tcp_connect(&ss, len, IO_MS);
+	c->fd = integ_tcp_connect(&ss, len, INTEG_IO_MS);
 	ck_assert_msg(c->fd != -1, "connect to 127.0.0.1:%u: %s",
-	    (unsigned)port, io_state());
+	    (unsigned)port, integ_io_state());
 	c->lport = integ_local_port(c->fd);
 	tv.tv_sec = 0;
 	tv.tv_usec = SOCK_TMO_MS * 1000;
@@ -486,12 +217,12 @@ tc_connect(struct tc *c, uint16_t port)
 
 /* Shake hands on c's connection: 0, or -1 with c->err. */
 static int
-tc_handshake(struct tc *c)
+tc_handshake(struct integ_ssl *c)
 {
 	uint64_t	deadline;
 	int		r, se;
 
-	deadline = integ_now_ms() + IO_MS;
+	deadline = integ_now_ms() + INTEG_IO_MS;
 	for (;;) {
 		ERR_clear_error();
 		errno = 0;
@@ -501,7 +232,7 @@ tc_handshake(struct tc *c)
 		if ((se == SSL_ERROR_WANT_READ || se == SSL_ERROR_WANT_WRITE) &&
 		    integ_now_ms() < deadline)
 			continue;
-		tc_fail(c, "handshake", se, errno);
+		integ_ssl_fail(c, "handshake", se, errno);
 		return (-1);
 	}
 }
@@ -511,7 +242,7 @@ tc_handshake(struct tc *c)
  * Returns 0, or -1 with c->err; either way tc_close follows.
  */
 static int
-tc_open(struct tc *c, uint16_t port, const char *alpn, const char *cert,
+tc_open(struct integ_ssl *c, uint16_t port, const char *alpn, const char *cert,
     const char *key, const char *ca, int maxver)
 {
 	tc_new(c, alpn, cert, key, ca, maxver);
@@ -521,7 +252,7 @@ tc_open(struct tc *c, uint16_t port, const char *alpn, const char *cert,
 
 /* The negotiated ALPN protocol, "" for none. */
 static const char *
-tc_alpn(struct tc *c, char *buf, size_t size)
+tc_alpn(struct integ_ssl *c, char *buf, size_t size)
 {
 	const unsigned char	*p;
 	unsigned int		 len;
@@ -534,12 +265,12 @@ tc_alpn(struct tc *c, char *buf, size_t size)
 
 /* Write all of buf in one SSL_write (one record up to 16 KiB). */
 static int
-tc_write(struct tc *c, const void *buf, size_t len)
+tc_write(struct integ_ssl *c, const void *buf, size_t len)
 {
 	uint64_t	deadline;
 	int		r, se;
 
-	deadline = integ_now_ms() + IO_MS;
+	deadline = integ_now_ms() + INTEG_IO_MS;
 	for (;;) {
 		ERR_clear_error();
 		errno = 0;
@@ -549,7 +280,7 @@ tc_write(struct tc *c, const void *buf, size_t len)
 		if ((se == SSL_ERROR_WANT_READ || se == SSL_ERROR_WANT_WRITE) &&
 		    integ_now_ms() < deadline)
 			continue;
-		tc_fail(c, "write", se, errno);
+		integ_ssl_fail(c, "write", se, errno);
 		return (-1);
 	}
 }
@@ -560,7 +291,7 @@ tc_write(struct tc *c, const void *buf, size_t len)
  * another TLS error, c->err says which).
  */
 static ssize_t
-tc_read(struct tc *c, void *buf, size_t size, int timeout_ms, int *how)
+tc_read(struct integ_ssl *c, void *buf, size_t size, int timeout_ms, int *how)
 {
 	uint64_t	deadline;
 	unsigned long	e;
@@ -596,14 +327,14 @@ tc_read(struct tc *c, void *buf, size_t size, int timeout_ms, int *how)
 			*how = EPIPE;
 		else
 			*how = EPROTO;
-		tc_fail(c, "read", se, syserr);
+		integ_ssl_fail(c, "read", se, syserr);
 		return (-1);
 	}
 }
 
 /* Read exactly len bytes; fewer on close, error or timeout. */
 static size_t
-tc_read_exact(struct tc *c, void *buf, size_t len, int timeout_ms)
+tc_read_exact(struct integ_ssl *c, void *buf, size_t len, int timeout_ms)
 {
 	char		*p = buf;
 	uint64_t	 deadline, now;
@@ -629,7 +360,8 @@ tc_read_exact(struct tc *c, void *buf, size_t len, int timeout_ms)
 
 /* Read until the connection ends; *how as tc_read, 0 for close_notify. */
 static size_t
-tc_read_eof(struct tc *c, void *buf, size_t size, int timeout_ms, int *how)
+tc_read_eof(struct integ_ssl *c, void *buf, size_t size, int timeout_ms,
+    int *how)
 {
 	char		*p = buf;
 	uint64_t	 deadline, now;
@@ -668,45 +400,23 @@ how_str(int how)
 	}
 }
 
-/* Send close_notify; the peer may still send until its own. */
-static void
-tc_shutdown(struct tc *c)
-{
-	ERR_clear_error();
-	ck_assert_msg(SSL_shutdown(c->ssl) >= 0, "SSL_shutdown failed");
-}
-
-static void
-tc_close(struct tc *c)
-{
-	if (c->ssl != NULL)
-		SSL_free(c->ssl);
-	if (c->fd != -1)
-		close(c->fd);
-	if (c->ctx != NULL)
-		SSL_CTX_free(c->ctx);
-	c->ssl = NULL;
-	c->ctx = NULL;
-	c->fd = -1;
-}
-
 /* Send msg and expect it back whole. */
 static void
-tc_ping(struct tc *c, const char *msg, const char *what)
+tc_ping(struct integ_ssl *c, const char *msg, const char *what)
 {
 	char	buf[1024];
 	size_t	len = strlen(msg);
 
 	ck_assert(len <= sizeof(buf));
 	ck_assert_msg(tc_write(c, msg, len) == 0, "%s: %s", what, c->err);
-	ck_assert_msg(tc_read_exact(c, buf, len, IO_MS) == len &&
+	ck_assert_msg(tc_read_exact(c, buf, len, INTEG_IO_MS) == len &&
 	    memcmp(buf, msg, len) == 0, "%s: \"%s\" did not come back whole: "
 	    "%s", what, msg, c->err);
 }
 
 /* A stream tunnel with our CA's client certificate to 127.0.0.1:dst. */
 static void
-tunnel_open(struct tc *c, uint16_t port, uint16_t dst)
+tunnel_open(struct integ_ssl *c, uint16_t port, uint16_t dst)
 {
 	uint8_t	hdr[SH_SIZE];
 	char	alpn[64];
@@ -714,165 +424,9 @@ tunnel_open(struct tc *c, uint16_t port, uint16_t dst)
 	ck_assert_msg(tc_open(c, port, ALPN_STREAM, pa.cli_crt, pa.cli_key,
 	    pa.ca, 0) == 0, "tunnel handshake: %s", c->err);
 	ck_assert_str_eq(tc_alpn(c, alpn, sizeof(alpn)), ALPN_STREAM);
-	hdr_for(dst, hdr);
+	integ_stream_header(dst, hdr);
 	ck_assert_msg(tc_write(c, hdr, sizeof(hdr)) == 0, "tunnel header: %s",
 	    c->err);
-}
-
-/*
- * A child process with pipes on stdin, stdout and stderr (s_client).
- */
-struct proc {
-	pid_t	pid;
-	int	in;		/* its stdin, -1 once closed */
-	int	out;
-	int	err;
-};
-
-static void
-proc_start(struct proc *p, const char *const argv[])
-{
-	struct sigaction sa;
-	pid_t		 parent = getpid();
-	long		 maxfd;
-	int		 pin[2], pout[2], perr[2], fd;
-
-	ck_assert(pipe2(pin, O_CLOEXEC) == 0 && pipe2(pout, O_CLOEXEC) == 0 &&
-	    pipe2(perr, O_CLOEXEC) == 0);
-	maxfd = sysconf(_SC_OPEN_MAX);
-	if (maxfd < 0 || maxfd > 65536)
-		maxfd = 65536;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	sigemptyset(&sa.sa_mask);
-	p->pid = fork();
-	ck_assert_msg(p->pid != -1, "fork: %s", strerror(errno));
-	if (p->pid == 0) {
-		/* Async-signal-safe calls only: echo threads may hold locks. */
-#ifdef __linux__
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 ||
-		    getppid() != parent)
-			_exit(127);
-#else
-		(void)parent;
-#endif
-		if (dup2(pin[0], 0) == -1 || dup2(pout[1], 1) == -1 ||
-		    dup2(perr[1], 2) == -1)
-			_exit(127);
-		for (fd = 3; fd < maxfd; fd++)
-			close(fd);
-		sigaction(SIGPIPE, &sa, NULL);
-		execvp(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	close(pin[0]);
-	close(pout[1]);
-	close(perr[1]);
-	p->in = pin[1];
-	p->out = pout[0];
-	p->err = perr[0];
-}
-
-static void
-fd_write_all(int fd, const void *buf, size_t len, const char *what)
-{
-	const char	*p = buf;
-	ssize_t		 n;
-
-	while (len > 0) {
-		n = write(fd, p, len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		ck_assert_msg(n > 0, "%s: write: %s", what, strerror(errno));
-		p += n;
-		len -= (size_t)n;
-	}
-}
-
-/* Read from a pipe: exactly len bytes, or until EOF (eof set), bounded. */
-static size_t
-fd_read(int fd, void *buf, size_t len, int timeout_ms, int until_eof)
-{
-	struct pollfd	 pfd;
-	char		*p = buf;
-	uint64_t	 deadline, now;
-	size_t		 got = 0;
-	ssize_t		 n;
-
-	deadline = integ_now_ms() + (uint64_t)timeout_ms;
-	while (got < len && (now = integ_now_ms()) < deadline) {
-		pfd.fd = fd;
-		pfd.events = POLLIN;
-		if (poll(&pfd, 1, (int)(deadline - now)) <= 0)
-			continue;
-		n = read(fd, p + got, len - got);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	if (until_eof && got < len)
-		p[got] = '\0';
-	return (got);
-}
-
-/* Close stdin, stop it (SIGTERM if asked), collect stderr; status. */
-static int
-proc_finish(struct proc *p, int term, char *errbuf, size_t errsize)
-{
-	uint64_t	deadline;
-	pid_t		r;
-	int		status = -1;
-
-	if (p->in != -1)
-		close(p->in);
-	p->in = -1;
-	if (term)
-		kill(p->pid, SIGTERM);
-	fd_read(p->err, errbuf, errsize - 1, IO_MS, 1);
-	deadline = integ_now_ms() + IO_MS;
-	for (;;) {
-		r = waitpid(p->pid, &status, WNOHANG);
-		if (r == p->pid)
-			break;
-		if (integ_now_ms() >= deadline || (r == -1 && errno != EINTR)) {
-			kill(p->pid, SIGKILL);
-			waitpid(p->pid, NULL, 0);
-			status = -1;
-			break;
-		}
-		integ_sleep_ms(5);
-	}
-	close(p->out);
-	close(p->err);
-	return (status);
-}
-
-/* `openssl s_client` against 127.0.0.1:port with our client certificate. */
-static void
-sclient_start(struct proc *p, uint16_t port, const char *alpn)
-{
-	static char	 connect[32];
-	const char	*argv[16];
-	int		 i = 0;
-
-	snprintf(connect, sizeof(connect), "127.0.0.1:%u", (unsigned)port);
-	argv[i++] = "openssl";
-	argv[i++] = "s_client";
-	argv[i++] = "-connect";
-	argv[i++] = connect;
-	argv[i++] = "-alpn";
-	argv[i++] = alpn;
-	argv[i++] = "-cert";
-	argv[i++] = pa.cli_crt;
-	argv[i++] = "-key";
-	argv[i++] = pa.cli_key;
-	argv[i++] = "-CAfile";
-	argv[i++] = pa.ca;
-	argv[i++] = "-quiet";
-	argv[i] = NULL;
-	proc_start(p, argv);
 }
 
 /*
@@ -881,7 +435,6 @@ sclient_start(struct proc *p, uint16_t port, const char *alpn)
  * the tunnel closes cleanly on both daemons.
  */
 #define BIG_TOTAL	(64ULL * 1024 * 1024)
-#define BIG_CHUNK	(256 * 1024)
 #define BIG_MS		40000
 
 START_TEST(test_tls_client_server_64mib)
@@ -889,117 +442,54 @@ START_TEST(test_tls_client_server_64mib)
 	struct integ_echo	*echo;
 	struct sockaddr_storage	 svc;
 	socklen_t		 svclen;
-	struct pollfd		 pfd;
-	EVP_MD_CTX		*smd, *rmd;
-	unsigned char		*sbuf, *rbuf;
-	char			 shex[65], rhex[65], line[LINE_MAX_LEN];
-	char			 re[RE_MAX], dst[64];
-	unsigned long long	 queued = 0, sent = 0, recvd = 0;
-	uint64_t		 state = 64, deadline, t0;
-	size_t			 soff = 0, slen = 0;
+	char			 line[INTEG_LINE_MAX], re[INTEG_RE_MAX];
+	char			 dst[64];
+	char			 more[512];
+	uint64_t		 t0;
 	ssize_t			 n;
 	uint16_t		 sport, cport;
 	unsigned		 lport;
-	long			 iter;
 	int			 fd, how;
 
 	echo = integ_echo_start(INTEG_ECHO_TCP, AF_INET);
-	pki_make(&pa, "a");
+	integ_pki_make(&pa, "a");
 	sport = srv_start(&pa, "    allow: [\"127.0.0.0/8\"]\n");
 	cport = cli_start(&pa, sport, integ_echo_port(echo));
 
-	sbuf = malloc(BIG_CHUNK);
-	rbuf = malloc(BIG_CHUNK);
-	smd = EVP_MD_CTX_new();
-	rmd = EVP_MD_CTX_new();
-	ck_assert_msg(sbuf != NULL && rbuf != NULL && smd != NULL &&
-	    rmd != NULL, "out of memory");
-	ck_assert(EVP_DigestInit_ex(smd, EVP_sha256(), NULL) == 1);
-	ck_assert(EVP_DigestInit_ex(rmd, EVP_sha256(), NULL) == 1);
-
 	integ_addr(AF_INET, cport, &svc, &svclen);
-	fd = integ_tcp_connect(&svc, svclen, IO_MS);
-	ck_assert_msg(fd != -1, "connect to cli: %s", io_state());
+	fd = integ_tcp_connect_ok(&svc, svclen, "cli");
 	lport = integ_local_port(fd);
-	ck_assert(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == 0);
 	t0 = integ_now_ms();
-	deadline = t0 + BIG_MS;
-	for (iter = 0; recvd < BIG_TOTAL && iter < 100000000L; iter++) {
-		ck_assert_msg(integ_now_ms() < deadline, "after %d ms: sent "
-		    "%llu, received %llu of %llu bytes", BIG_MS, sent, recvd,
-		    BIG_TOTAL);
-		if (soff == slen && queued < BIG_TOTAL) {
-			slen = BIG_TOTAL - queued < BIG_CHUNK ?
-			    (size_t)(BIG_TOTAL - queued) : BIG_CHUNK;
-			integ_fill(sbuf, slen, &state);
-			EVP_DigestUpdate(smd, sbuf, slen);
-			queued += slen;
-			soff = 0;
-		}
-		pfd.fd = fd;
-		pfd.events = POLLIN | (soff < slen ? POLLOUT : 0);
-		if (poll(&pfd, 1, 1000) <= 0)
-			continue;
-		if ((pfd.revents & POLLOUT) && soff < slen) {
-			n = send(fd, sbuf + soff, slen - soff,
-			    MSG_NOSIGNAL | MSG_DONTWAIT);
-			ck_assert_msg(n > 0 || errno == EAGAIN, "send after "
-			    "%llu bytes: %s", sent, io_state());
-			if (n > 0) {
-				soff += (size_t)n;
-				sent += (unsigned long long)n;
-			}
-		}
-		if (pfd.revents & (POLLIN | POLLHUP | POLLERR)) {
-			n = recv(fd, rbuf, BIG_CHUNK, MSG_DONTWAIT);
-			ck_assert_msg(n != 0, "EOF after receiving %llu of "
-			    "%llu bytes", recvd, BIG_TOTAL);
-			ck_assert_msg(n > 0 || errno == EAGAIN, "recv after "
-			    "%llu bytes: %s", recvd, io_state());
-			if (n > 0) {
-				EVP_DigestUpdate(rmd, rbuf, (size_t)n);
-				recvd += (unsigned long long)n;
-			}
-		}
-	}
-	ck_assert_msg(sent == BIG_TOTAL && recvd == BIG_TOTAL, "sent %llu, "
-	    "received %llu, expected %llu", sent, recvd, BIG_TOTAL);
-	ck_assert_str_eq(md_final_hex(rmd, rhex), md_final_hex(smd, shex));
+	integ_bulk_echo(fd, BIG_TOTAL, 64, BIG_MS);
 	fprintf(stderr, "tls: 64 MiB each way in %llu ms\n",
 	    (unsigned long long)(integ_now_ms() - t0));
 
 	/* Our FIN crosses both daemons as close_notify; EOF comes back. */
 	ck_assert(shutdown(fd, SHUT_WR) == 0);
-	n = integ_read_eof(fd, rbuf, BIG_CHUNK, IO_MS, &how);
+	n = integ_read_eof(fd, more, sizeof(more), INTEG_IO_MS, &how);
 	ck_assert_msg(n == 0 && how == 0, "after our FIN: %zd more bytes, "
 	    "then %s", n, how == 0 ? "EOF" : strerror(how));
 	close(fd);
 
-	ck_assert_msg(cli_log_wait(re_closed(re, sizeof(re), "cli", lport),
-	    LOG_MS, line, sizeof(line)) == 0, "the client logged no \"flow "
-	    "closed\" for peer port %u", lport);
-	assert_field(line, "reason", "closed");
-	assert_num(line, "bytes_in", (long long)BIG_TOTAL);
-	assert_num(line, "bytes_out", (long long)BIG_TOTAL);
+	integ_cli_closed_line("cli", lport, line, sizeof(line), "64 MiB");
+	integ_assert_field(line, "reason", "closed");
+	integ_assert_num(line, "bytes_in", (long long)BIG_TOTAL);
+	integ_assert_num(line, "bytes_out", (long long)BIG_TOTAL);
 	snprintf(dst, sizeof(dst), "127.0.0.1:%u", (unsigned)sport);
-	assert_field(line, "dst", dst);
+	integ_assert_field(line, "dst", dst);
 
 	snprintf(re, sizeof(re), "flow closed service=agent flow=[0-9]+ "
 	    "peer=127\\.0\\.0\\.1:[0-9]+ dst=127\\.0\\.0\\.1:%u ",
 	    (unsigned)integ_echo_port(echo));
-	ck_assert_msg(integ_log_wait(0, re, LOG_MS, line, sizeof(line)) == 0,
-	    "the server logged no \"flow closed\" for the tunnel");
-	assert_field(line, "reason", "closed");
-	assert_num(line, "bytes_in", (long long)BIG_TOTAL);
-	assert_num(line, "bytes_out", (long long)BIG_TOTAL);
+	ck_assert_msg(integ_log_wait(0, re, INTEG_LOG_MS, line, sizeof(line)) ==
+	    0, "the server logged no \"flow closed\" for the tunnel");
+	integ_assert_field(line, "reason", "closed");
+	integ_assert_num(line, "bytes_in", (long long)BIG_TOTAL);
+	integ_assert_num(line, "bytes_out", (long long)BIG_TOTAL);
 	ck_assert_uint_eq(integ_echo_count(echo), 1);
 
-	EVP_MD_CTX_free(smd);
-	EVP_MD_CTX_free(rmd);
-	free(sbuf);
-	free(rbuf);
-	cli_stop_ok();
-	integ_daemon_stop_ok(STOP_MS);
+	integ_cli_stop_ok(INTEG_STOP_MS);
+	integ_daemon_stop_ok(INTEG_STOP_MS);
 	integ_echo_stop(echo);
 }
 END_TEST
@@ -1015,13 +505,14 @@ END_TEST
 START_TEST(test_tls_s_client_vector)
 {
 	struct integ_echo	*echo;
-	struct proc		 sc;
-	struct tc		 c;
+	struct integ_proc	 sc;
+	struct integ_ssl	 c;
 	const char		*data_dir;
 	uint8_t			 hdr[SH_SIZE], v1[SH_SIZE];
 	unsigned char		*buf, *got;
-	char			 path[PATH_LEN], *file, line[LINE_MAX_LEN];
-	char			 re[RE_MAX], errbuf[4096];
+	char			 path[INTEG_PATH_MAX], *file;
+	char			 line[INTEG_LINE_MAX];
+	char			 re[INTEG_RE_MAX], errbuf[4096];
 	uint64_t		 state = 2;
 	size_t			 flen, i, n;
 	uint16_t		 sport;
@@ -1044,7 +535,7 @@ START_TEST(test_tls_s_client_vector)
 		    hdr[i], v1[i]);
 
 	echo = integ_echo_start(INTEG_ECHO_TCP, AF_INET);
-	pki_make(&pa, "a");
+	integ_pki_make(&pa, "a");
 	sport = srv_start(&pa, "    allow: [\"127.0.0.0/8\"]\n");
 
 	/* s_client: the header for our echo server, then data. */
@@ -1054,30 +545,31 @@ START_TEST(test_tls_s_client_vector)
 	for (i = 0; i < VEC_DATA; i++)
 		buf[i] = (unsigned char)("0123456789abcdefghijklmnopqrstuv"
 		    "wxyz\n"[i % 37]);
-	hdr_for(integ_echo_port(echo), hdr);
-	sclient_start(&sc, sport, ALPN_STREAM);
-	fd_write_all(sc.in, hdr, sizeof(hdr), "s_client header");
+	integ_stream_header(integ_echo_port(echo), hdr);
+	integ_sclient_start(&sc, 0, sport, ALPN_STREAM, pa.cli_crt, pa.cli_key,
+	    pa.ca);
+	integ_fd_write_all(sc.in, hdr, sizeof(hdr), "s_client header");
 	integ_sleep_ms(100);
-	fd_write_all(sc.in, buf, VEC_DATA, "s_client data");
-	n = fd_read(sc.out, got, VEC_DATA, IO_MS, 0);
+	integ_fd_write_all(sc.in, buf, VEC_DATA, "s_client data");
+	n = integ_fd_read(sc.out, got, VEC_DATA, INTEG_IO_MS, 0);
 	if (n != VEC_DATA || memcmp(got, buf, VEC_DATA) != 0) {
-		proc_finish(&sc, 1, errbuf, sizeof(errbuf));
+		integ_proc_finish(&sc, 1, errbuf, sizeof(errbuf));
 		ck_abort_msg("s_client got %zu of %d bytes back%s; its "
 		    "stderr:\n%s", n, VEC_DATA, n == VEC_DATA ? ", different" :
 		    "", errbuf);
 	}
 	/* -quiet implies -ign_eof: s_client stays until stopped. */
-	n = fd_read(sc.out, got, 1, 200, 0);
+	n = integ_fd_read(sc.out, got, 1, 200, 0);
 	ck_assert_msg(n == 0, "s_client got more than its echo");
-	(void)proc_finish(&sc, 1, errbuf, sizeof(errbuf));
+	(void)integ_proc_finish(&sc, 1, errbuf, sizeof(errbuf));
 	snprintf(re, sizeof(re), "flow closed service=agent flow=[0-9]+ "
 	    "peer=127\\.0\\.0\\.1:[0-9]+ dst=127\\.0\\.0\\.1:%u ",
 	    (unsigned)integ_echo_port(echo));
-	ck_assert_msg(integ_log_wait(0, re, LOG_MS, line, sizeof(line)) == 0,
-	    "the server logged no \"flow closed\" for s_client's tunnel");
+	ck_assert_msg(integ_log_wait(0, re, INTEG_LOG_MS, line, sizeof(line)) ==
+	    0, "the server logged no \"flow closed\" for s_client's tunnel");
 	/* The header is not payload. */
-	assert_num(line, "bytes_in", VEC_DATA);
-	assert_num(line, "bytes_out", VEC_DATA);
+	integ_assert_num(line, "bytes_in", VEC_DATA);
+	integ_assert_num(line, "bytes_out", VEC_DATA);
 
 	/* Header and 16000 bytes in a single SSL_write: one record. */
 	integ_fill(buf + SH_SIZE, ONE_RECORD - SH_SIZE, &state);
@@ -1085,25 +577,26 @@ START_TEST(test_tls_s_client_vector)
 	ck_assert_msg(tc_open(&c, sport, ALPN_STREAM, pa.cli_crt, pa.cli_key,
 	    pa.ca, 0) == 0, "handshake: %s", c.err);
 	ck_assert_msg(tc_write(&c, buf, ONE_RECORD) == 0, "%s", c.err);
-	n = tc_read_exact(&c, got, ONE_RECORD - SH_SIZE, IO_MS);
+	n = tc_read_exact(&c, got, ONE_RECORD - SH_SIZE, INTEG_IO_MS);
 	ck_assert_msg(n == ONE_RECORD - SH_SIZE, "got %zu of %d payload "
 	    "bytes sent with the header: %s", n, ONE_RECORD - SH_SIZE, c.err);
 	ck_assert_msg(memcmp(got, buf + SH_SIZE, n) == 0, "payload sent with "
 	    "the header came back different");
-	tc_shutdown(&c);
-	n = tc_read_eof(&c, got, ONE_RECORD, IO_MS, &how);
+	integ_ssl_shutdown(&c);
+	n = tc_read_eof(&c, got, ONE_RECORD, INTEG_IO_MS, &how);
 	ck_assert_msg(n == 0 && how == 0, "after close_notify: %zu bytes, "
 	    "then %s (%s)", n, how_str(how), c.err);
-	srv_closed_line(c.lport, line, sizeof(line), "one-record tunnel");
-	assert_field(line, "reason", "closed");
-	assert_num(line, "bytes_in", ONE_RECORD - SH_SIZE);
-	assert_num(line, "bytes_out", ONE_RECORD - SH_SIZE);
-	tc_close(&c);
+	integ_closed_line("agent", c.lport, line, sizeof(line),
+	    "one-record tunnel");
+	integ_assert_field(line, "reason", "closed");
+	integ_assert_num(line, "bytes_in", ONE_RECORD - SH_SIZE);
+	integ_assert_num(line, "bytes_out", ONE_RECORD - SH_SIZE);
+	integ_ssl_close(&c);
 	ck_assert_uint_eq(integ_echo_count(echo), 2);
 
 	free(buf);
 	free(got);
-	integ_daemon_stop_ok(STOP_MS);
+	integ_daemon_stop_ok(INTEG_STOP_MS);
 	integ_echo_stop(echo);
 }
 END_TEST
@@ -1144,10 +637,10 @@ START_TEST(test_tls_refusals)
 {
 	const struct refusal	*rf;
 	struct integ_echo	*echo;
-	struct proc		 sc;
-	struct tc		 c;
+	struct integ_proc	 sc;
+	struct integ_ssl	 c;
 	uint8_t			 hdr[SH_SIZE];
-	char			 line[LINE_MAX_LEN], re[RE_MAX + 64];
+	char			 line[INTEG_LINE_MAX], re[INTEG_RE_MAX + 64];
 	char			 buf[256], errbuf[8192], esc[256];
 	long long		 id;
 	size_t			 i, n;
@@ -1155,10 +648,10 @@ START_TEST(test_tls_refusals)
 	int			 how, status;
 
 	echo = integ_echo_start(INTEG_ECHO_TCP, AF_INET);
-	pki_make(&pa, "a");
-	pki_make(&pb, "b");
+	integ_pki_make(&pa, "a");
+	integ_pki_make(&pb, "b");
 	sport = srv_start(&pa, "    allow: [\"127.0.0.0/8\"]\n");
-	hdr_for(integ_echo_port(echo), hdr);
+	integ_stream_header(integ_echo_port(echo), hdr);
 
 	for (i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++) {
 		rf = &refusals[i];
@@ -1169,7 +662,8 @@ START_TEST(test_tls_refusals)
 			/* TLS 1.3: the verdict on our certificate is late. */
 			(void)tc_write(&c, hdr, sizeof(hdr));
 			(void)tc_write(&c, "data", 4);
-			n = tc_read_eof(&c, buf, sizeof(buf), IO_MS, &how);
+			n = tc_read_eof(&c, buf, sizeof(buf), INTEG_IO_MS,
+			    &how);
 			ck_assert_msg(n == 0, "%s: %zu bytes came back",
 			    rf->name, n);
 			ck_assert_msg(how == EPROTO || how == ECONNRESET,
@@ -1179,23 +673,24 @@ START_TEST(test_tls_refusals)
 		ck_assert_msg(strstr(c.err, rf->client_err) != NULL, "%s: "
 		    "expected \"%s\", the client saw: %s", rf->name,
 		    rf->client_err, c.err);
-		srv_closed_line(c.lport, line, sizeof(line), rf->name);
-		assert_field_re(line, "reason", rf->reason);
-		assert_field(line, "dst", "-");
+		integ_closed_line("agent", c.lport, line, sizeof(line),
+		    rf->name);
+		integ_assert_field_re(line, "reason", rf->reason);
+		integ_assert_field(line, "dst", "-");
 		id = integ_field_num(line, "flow");
 		snprintf(re, sizeof(re), "warn handshake failed: "
 		    "openssl=\"[^\"]*%s[^\"]*\" service=agent flow=%lld$",
 		    integ_re_escape(rf->server_err, esc, sizeof(esc)), id);
-		ck_assert_msg(integ_log_wait(0, re, LOG_MS, NULL, 0) == 0,
+		ck_assert_msg(integ_log_wait(0, re, INTEG_LOG_MS, NULL, 0) == 0,
 		    "%s: no \"handshake failed ... %s\" line for flow %lld",
 		    rf->name, rf->server_err, id);
-		tc_close(&c);
+		integ_ssl_close(&c);
 	}
 
 	/* s_client says so too. */
-	sclient_start(&sc, sport, "h2");
-	n = fd_read(sc.out, buf, sizeof(buf) - 1, IO_MS, 1);
-	status = proc_finish(&sc, 0, errbuf, sizeof(errbuf));
+	integ_sclient_start(&sc, 0, sport, "h2", pa.cli_crt, pa.cli_key, pa.ca);
+	n = integ_fd_read(sc.out, buf, sizeof(buf) - 1, INTEG_IO_MS, 1);
+	status = integ_proc_finish(&sc, 0, errbuf, sizeof(errbuf));
 	ck_assert_msg(n == 0, "s_client -alpn h2 got data: %s", buf);
 	ck_assert_msg(status != -1 && !(WIFEXITED(status) &&
 	    WEXITSTATUS(status) == 0), "s_client -alpn h2 succeeded");
@@ -1205,7 +700,7 @@ START_TEST(test_tls_refusals)
 	ck_assert_uint_eq(integ_echo_count(echo), 0);
 	ck_assert_int_eq(integ_log_count(0, "tunnel request"), 0);
 
-	integ_daemon_stop_ok(STOP_MS);
+	integ_daemon_stop_ok(INTEG_STOP_MS);
 	integ_echo_stop(echo);
 }
 END_TEST
@@ -1247,9 +742,10 @@ START_TEST(test_tls_bad_headers)
 {
 	const struct bad_header	*bh;
 	struct integ_echo	*echo;
-	struct tc		 live, c;
+	struct integ_ssl	 live, c;
 	uint8_t			 hdr[SH_SIZE], h[SH_SIZE];
-	char			 line[LINE_MAX_LEN], re[RE_MAX], msg[64];
+	char			 line[INTEG_LINE_MAX], re[INTEG_RE_MAX];
+	char			 msg[64];
 	char			 buf[512];
 	uint64_t		 t0, waited;
 	long long		 id;
@@ -1258,10 +754,10 @@ START_TEST(test_tls_bad_headers)
 	int			 how;
 
 	echo = integ_echo_start(INTEG_ECHO_TCP, AF_INET);
-	pki_make(&pa, "a");
+	integ_pki_make(&pa, "a");
 	sport = srv_start(&pa, "    allow: [\"127.0.0.0/8\"]\n"
 	    "    header_timeout: 1s\n");
-	hdr_for(integ_echo_port(echo), hdr);
+	integ_stream_header(integ_echo_port(echo), hdr);
 
 	tunnel_open(&live, sport, integ_echo_port(echo));
 	tc_ping(&live, "live tunnel: before", "live tunnel");
@@ -1294,7 +790,7 @@ START_TEST(test_tls_bad_headers)
 		ck_assert_msg(tc_write(&c, h, len) == 0, "%s: %s", bh->name,
 		    c.err);
 		if (bh->kind == BAD_SHORT_CN)
-			tc_shutdown(&c);
+			integ_ssl_shutdown(&c);
 		else if (bh->kind == BAD_SHORT_FIN)
 			ck_assert(shutdown(c.fd, SHUT_WR) == 0);
 		t0 = integ_now_ms();
@@ -1310,16 +806,17 @@ START_TEST(test_tls_bad_headers)
 			    "%s: closed after %llu ms; header_timeout is 1s",
 			    bh->name, (unsigned long long)waited);
 
-		srv_closed_line(c.lport, line, sizeof(line), bh->name);
-		assert_field_re(line, "reason", bh->reason_re);
-		assert_field(line, "dst", "-");
+		integ_closed_line("agent", c.lport, line, sizeof(line),
+		    bh->name);
+		integ_assert_field_re(line, "reason", bh->reason_re);
+		integ_assert_field(line, "dst", "-");
 		id = integ_field_num(line, "flow");
 		snprintf(re, sizeof(re), "%s service=agent flow=%lld$",
 		    bh->why_re, id);
-		ck_assert_msg(integ_log_wait(0, re, LOG_MS, NULL, 0) == 0,
+		ck_assert_msg(integ_log_wait(0, re, INTEG_LOG_MS, NULL, 0) == 0,
 		    "%s: no \"%s\" line for flow %lld", bh->name, bh->why_re,
 		    id);
-		tc_close(&c);
+		integ_ssl_close(&c);
 
 		snprintf(msg, sizeof(msg), "live tunnel: after %s", bh->name);
 		tc_ping(&live, msg, "live tunnel");
@@ -1327,16 +824,17 @@ START_TEST(test_tls_bad_headers)
 	/* Nothing was dialled for a bad header. */
 	ck_assert_uint_eq(integ_echo_count(echo), 1);
 	ck_assert_int_eq(integ_log_count(0, "tunnel request"), 1);
-	ck_assert_int_eq(integ_log_count(0, re_closed(re, sizeof(re),
-	    "agent", live.lport)), 0);
-	tc_shutdown(&live);
-	n = tc_read_eof(&live, buf, sizeof(buf), IO_MS, &how);
+	ck_assert_int_eq(integ_log_count(0, integ_re_closed(re, sizeof(re),
+	    "agent", "127.0.0.1", live.lport)), 0);
+	integ_ssl_shutdown(&live);
+	n = tc_read_eof(&live, buf, sizeof(buf), INTEG_IO_MS, &how);
 	ck_assert_msg(n == 0 && how == 0, "live tunnel after close_notify: "
 	    "%zu bytes, then %s (%s)", n, how_str(how), live.err);
-	srv_closed_line(live.lport, line, sizeof(line), "live tunnel");
-	assert_field(line, "reason", "closed");
-	tc_close(&live);
-	integ_daemon_stop_ok(STOP_MS);
+	integ_closed_line("agent", live.lport, line, sizeof(line),
+	    "live tunnel");
+	integ_assert_field(line, "reason", "closed");
+	integ_ssl_close(&live);
+	integ_daemon_stop_ok(INTEG_STOP_MS);
 	integ_echo_stop(echo);
 }
 END_TEST
@@ -1366,9 +864,9 @@ START_TEST(test_tls_fallback)
 {
 	const struct fb_case	*fc;
 	struct integ_echo	*echo, *fb;
-	struct tc		 c;
+	struct integ_ssl	 c;
 	uint8_t			 hdr[SH_SIZE];
-	char			 extra[256], line[LINE_MAX_LEN], msg[160];
+	char			 extra[256], line[INTEG_LINE_MAX], msg[160];
 	char			 alpn[64], dst[64], buf[256];
 	size_t			 i, n;
 	uint16_t		 sport;
@@ -1376,12 +874,12 @@ START_TEST(test_tls_fallback)
 
 	echo = integ_echo_start(INTEG_ECHO_TCP, AF_INET);
 	fb = integ_echo_start(INTEG_ECHO_TCP, AF_INET);
-	pki_make(&pa, "a");
+	integ_pki_make(&pa, "a");
 	snprintf(extra, sizeof(extra), "    allow: [\"127.0.0.0/8\"]\n"
 	    "    fallback: tcp://127.0.0.1:%u\n",
 	    (unsigned)integ_echo_port(fb));
 	sport = srv_start(&pa, extra);
-	hdr_for(integ_echo_port(echo), hdr);
+	integ_stream_header(integ_echo_port(echo), hdr);
 
 	for (i = 0; i < sizeof(fb_cases) / sizeof(fb_cases[0]); i++) {
 		fc = &fb_cases[i];
@@ -1398,23 +896,24 @@ START_TEST(test_tls_fallback)
 		snprintf(msg, sizeof(msg), "GET /%zu HTTP/1.1\r\nHost: "
 		    "godoxy.agent\r\n\r\n", i);
 		tc_ping(&c, msg, fc->name);
-		tc_shutdown(&c);
-		n = tc_read_eof(&c, buf, sizeof(buf), IO_MS, &how);
+		integ_ssl_shutdown(&c);
+		n = tc_read_eof(&c, buf, sizeof(buf), INTEG_IO_MS, &how);
 		ck_assert_msg(n == 0 && how == 0, "%s: after close_notify: %zu "
 		    "bytes, then %s (%s)", fc->name, n, how_str(how), c.err);
-		srv_closed_line(c.lport, line, sizeof(line), fc->name);
-		assert_field(line, "reason", "closed");
+		integ_closed_line("agent", c.lport, line, sizeof(line),
+		    fc->name);
+		integ_assert_field(line, "reason", "closed");
 		snprintf(dst, sizeof(dst), "127.0.0.1:%u", (unsigned)
 		    integ_echo_port(fc->stream ? echo : fb));
-		assert_field(line, "dst", dst);
-		assert_num(line, "bytes_in", (long long)strlen(msg));
-		assert_num(line, "bytes_out", (long long)strlen(msg));
-		tc_close(&c);
+		integ_assert_field(line, "dst", dst);
+		integ_assert_num(line, "bytes_in", (long long)strlen(msg));
+		integ_assert_num(line, "bytes_out", (long long)strlen(msg));
+		integ_ssl_close(&c);
 	}
 	ck_assert_uint_eq(integ_echo_count(echo), 1);
 	ck_assert_uint_eq(integ_echo_count(fb), 4);
 
-	integ_daemon_stop_ok(STOP_MS);
+	integ_daemon_stop_ok(INTEG_STOP_MS);
 	integ_echo_stop(echo);
 	integ_echo_stop(fb);
 }
@@ -1426,30 +925,6 @@ END_TEST
  * CA, with a client certificate the server rejects (after the TLS 1.3
  * handshake, spec §2.1), and a server that never answers.
  */
-static int
-probe_run(uint16_t port, const struct pki *trust, const struct pki *id,
-    const char *timeout, char **out, char **err)
-{
-	const char	*argv[13];
-	char		 url[64];
-
-	snprintf(url, sizeof(url), "tls-stream://127.0.0.1:%u",
-	    (unsigned)port);
-	argv[0] = integ_flowgate();
-	argv[1] = "probe";
-	argv[2] = "-a";
-	argv[3] = trust->ca;
-	argv[4] = "-c";
-	argv[5] = id->cli_crt;
-	argv[6] = "-k";
-	argv[7] = id->cli_key;
-	argv[8] = "-t";
-	argv[9] = timeout;
-	argv[10] = url;
-	argv[11] = NULL;
-	return (integ_run(argv, RUN_MS, out, err));
-}
-
 static void
 assert_probe_fail(int status, const char *out, const char *err,
     const char *want, const char *what)
@@ -1471,59 +946,40 @@ START_TEST(test_tls_probe)
 {
 	struct sockaddr_storage	 ss;
 	socklen_t		 len;
-	char			 line[LINE_MAX_LEN], re[RE_MAX], want[96];
-	char			*out, *err, sbuf[64];
-	long long		 id;
+	char			 line[INTEG_LINE_MAX], *out, *err;
 	uint64_t		 t0;
 	uint16_t		 sport, port;
 	int			 status, i, lfd, ntls;
 
-	pki_make(&pa, "a");
-	pki_make(&pb, "b");
+	integ_pki_make(&pa, "a");
+	integ_pki_make(&pb, "b");
 	sport = srv_start(&pa, "    allow: [\"127.0.0.0/8\"]\n");
 
 	/* A flowgate server: 0, and a health check in its log. */
-	status = probe_run(sport, &pa, &pa, "5s", &out, &err);
-	ck_assert_msg(status != -1 && WIFEXITED(status) &&
-	    WEXITSTATUS(status) == 0, "probe of the server: %s; stdout: %s "
-	    "stderr: %s", integ_status_str(status, sbuf, sizeof(sbuf)), out,
-	    err);
-	snprintf(want, sizeof(want), "OK tls-stream://127.0.0.1:%u latency=",
-	    (unsigned)sport);
-	ck_assert_msg(strncmp(out, want, strlen(want)) == 0, "probe printed "
-	    "\"%s\", expected \"%s...\"", out, want);
-	free(out);
-	free(err);
-	ck_assert_msg(integ_log_wait(0, "info health check received "
-	    "service=agent flow=[0-9]+$", LOG_MS, line, sizeof(line)) == 0,
-	    "no \"health check received\" line");
-	id = integ_field_num(line, "flow");
-	snprintf(re, sizeof(re), "flow closed service=agent flow=%lld ", id);
-	ck_assert_msg(integ_log_wait(0, re, LOG_MS, line, sizeof(line)) == 0,
-	    "no flow closed line for the health check (flow %lld)", id);
-	assert_field(line, "reason", "health");
-	assert_field(line, "dst", "-");
-	assert_num(line, "bytes_in", 0);
-	assert_num(line, "bytes_out", 0);
+	integ_probe_ok("tls-stream", sport, "agent", &pa, line, sizeof(line));
+	integ_assert_num(line, "bytes_in", 0);
+	integ_assert_num(line, "bytes_out", 0);
 	ck_assert_int_eq(integ_log_count(0, "tunnel request"), 0);
 
 	/* A closed port: 1. */
 	port = integ_unused_port(AF_INET);
-	status = probe_run(port, &pa, &pa, "5s", &out, &err);
+	status = integ_probe_run("tls-stream", port, &pa, &pa, "5s", &out,
+	    &err);
 	assert_probe_fail(status, out, err, "refused", "of a closed port");
 	free(out);
 	free(err);
 
 	/* Trusting another CA, the server's certificate fails: 1. */
 	ntls = integ_log_count(0, "flow closed service=agent .* reason=tls");
-	status = probe_run(sport, &pb, &pb, "5s", &out, &err);
+	status = integ_probe_run("tls-stream", sport, &pb, &pb, "5s", &out,
+	    &err);
 	assert_probe_fail(status, out, err, "certificate verify failed",
 	    "trusting another CA");
 	free(out);
 	free(err);
 	ck_assert_msg(integ_log_wait_count(0, "flow closed service=agent .* "
-	    "reason=tls", ntls + 1, LOG_MS) == ntls + 1, "the server logged "
-	    "no refused handshake for the probe of another CA");
+	    "reason=tls", ntls + 1, INTEG_LOG_MS) == ntls + 1, "the server "
+	    "logged no refused handshake for the probe of another CA");
 
 	/*
 	 * Our CA trusted, but a client certificate of another CA: under TLS
@@ -1533,13 +989,14 @@ START_TEST(test_tls_probe)
 	for (i = 0; i < PROBE_REJECTED_RUNS; i++) {
 		ntls = integ_log_count(0, "flow closed service=agent .* "
 		    "reason=tls");
-		status = probe_run(sport, &pa, &pb, "5s", &out, &err);
+		status = integ_probe_run("tls-stream", sport, &pa, &pb, "5s",
+		    &out, &err);
 		assert_probe_fail(status, out, err, "unknown ca", "with a "
 		    "rejected client certificate");
 		free(out);
 		free(err);
 		ck_assert_msg(integ_log_wait_count(0, "flow closed "
-		    "service=agent .* reason=tls", ntls + 1, LOG_MS) ==
+		    "service=agent .* reason=tls", ntls + 1, INTEG_LOG_MS) ==
 		    ntls + 1, "run %d: the server logged no refused handshake",
 		    i);
 	}
@@ -1552,7 +1009,8 @@ START_TEST(test_tls_probe)
 	ck_assert(bind(lfd, (struct sockaddr *)&ss, len) == 0);
 	ck_assert(listen(lfd, 4) == 0);
 	t0 = integ_now_ms();
-	status = probe_run(integ_local_port(lfd), &pa, &pa, "1s", &out, &err);
+	status = integ_probe_run("tls-stream", integ_local_port(lfd), &pa, &pa,
+	    "1s", &out, &err);
 	assert_probe_fail(status, out, err, "timed out", "of a silent "
 	    "listener");
 	ck_assert_msg(integ_now_ms() - t0 < 4000, "probe -t 1s took %llu ms",
@@ -1561,7 +1019,7 @@ START_TEST(test_tls_probe)
 	free(err);
 	close(lfd);
 
-	integ_daemon_stop_ok(STOP_MS);
+	integ_daemon_stop_ok(INTEG_STOP_MS);
 }
 END_TEST
 
@@ -1575,8 +1033,9 @@ START_TEST(test_tls_allow)
 	struct integ_echo	*ok, *no;
 	struct sockaddr_storage	 svc;
 	socklen_t		 svclen;
-	struct tc		 c;
-	char			 extra[256], line[LINE_MAX_LEN], re[RE_MAX];
+	struct integ_ssl	 c;
+	char			 extra[256], line[INTEG_LINE_MAX];
+	char			 re[INTEG_RE_MAX];
 	char			 buf[256];
 	long long		 id;
 	size_t			 n;
@@ -1587,7 +1046,7 @@ START_TEST(test_tls_allow)
 
 	ok = integ_echo_start(INTEG_ECHO_TCP, AF_INET);
 	no = integ_echo_start(INTEG_ECHO_TCP, AF_INET);
-	pki_make(&pa, "a");
+	integ_pki_make(&pa, "a");
 	snprintf(extra, sizeof(extra), "    allow: [\"127.0.0.1/32:1-1023\", "
 	    "\"127.0.0.1/32:%u\"]\n", (unsigned)integ_echo_port(ok));
 	sport = srv_start(&pa, extra);
@@ -1595,49 +1054,48 @@ START_TEST(test_tls_allow)
 	/* In process: refused with close_notify, nothing comes back. */
 	tunnel_open(&c, sport, integ_echo_port(no));
 	(void)tc_write(&c, "denied?", 7);
-	n = tc_read_eof(&c, buf, sizeof(buf), IO_MS, &how);
+	n = tc_read_eof(&c, buf, sizeof(buf), INTEG_IO_MS, &how);
 	ck_assert_msg(n == 0 && how == 0, "denied tunnel: %zu bytes, then %s "
 	    "(%s)", n, how_str(how), c.err);
-	srv_closed_line(c.lport, line, sizeof(line), "denied tunnel");
-	assert_field(line, "reason", "denied");
+	integ_closed_line("agent", c.lport, line, sizeof(line),
+	    "denied tunnel");
+	integ_assert_field(line, "reason", "denied");
 	id = integ_field_num(line, "flow");
 	snprintf(re, sizeof(re), "warn destination not allowed "
 	    "dst=127\\.0\\.0\\.1:%u host=127\\.0\\.0\\.1 service=agent "
 	    "flow=%lld$", (unsigned)integ_echo_port(no), id);
-	ck_assert_msg(integ_log_wait(0, re, LOG_MS, NULL, 0) == 0,
+	ck_assert_msg(integ_log_wait(0, re, INTEG_LOG_MS, NULL, 0) == 0,
 	    "no \"destination not allowed\" line for flow %lld", id);
-	tc_close(&c);
+	integ_ssl_close(&c);
 
 	/* The listed destination works. */
 	tunnel_open(&c, sport, integ_echo_port(ok));
 	tc_ping(&c, "allowed", "allowed tunnel");
-	tc_close(&c);
+	integ_ssl_close(&c);
 
 	/* Through a flowgate client: the end user sees EOF, no data. */
 	cport = cli_start(&pa, sport, integ_echo_port(no));
 	integ_addr(AF_INET, cport, &svc, &svclen);
-	fd = integ_tcp_connect(&svc, svclen, IO_MS);
-	ck_assert_msg(fd != -1, "connect to cli: %s", io_state());
+	fd = integ_tcp_connect_ok(&svc, svclen, "cli");
 	lport = integ_local_port(fd);
 	(void)send(fd, "denied?", 7, MSG_NOSIGNAL);
-	sn = integ_read_eof(fd, buf, sizeof(buf), IO_MS, &how);
+	sn = integ_read_eof(fd, buf, sizeof(buf), INTEG_IO_MS, &how);
 	ck_assert_msg(sn == 0 && how == 0, "through the client: %zd bytes, "
 	    "then %s", sn, how == 0 ? "EOF" : strerror(how));
 	close(fd);
 	ck_assert_msg(integ_log_wait_count(0, "destination not allowed "
-	    "dst=127\\.0\\.0\\.1:", 2, LOG_MS) == 2, "no second \"destination "
-	    "not allowed\" line");
+	    "dst=127\\.0\\.0\\.1:", 2, INTEG_LOG_MS) == 2, "no second "
+	    "\"destination not allowed\" line");
 	ck_assert_msg(integ_log_wait_count(0, "flow closed service=agent .* "
-	    "reason=denied", 2, LOG_MS) == 2, "no second reason=denied");
-	ck_assert_msg(cli_log_wait(re_closed(re, sizeof(re), "cli", lport),
-	    LOG_MS, line, sizeof(line)) == 0, "the client logged no \"flow "
-	    "closed\" for peer port %u", lport);
-	assert_num(line, "bytes_out", 0);
+	    "reason=denied", 2, INTEG_LOG_MS) == 2, "no second reason=denied");
+	integ_cli_closed_line("cli", lport, line, sizeof(line), "denied "
+	    "through the client");
+	integ_assert_num(line, "bytes_out", 0);
 	ck_assert_uint_eq(integ_echo_count(no), 0);
 	ck_assert_uint_eq(integ_echo_count(ok), 1);
 
-	cli_stop_ok();
-	integ_daemon_stop_ok(STOP_MS);
+	integ_cli_stop_ok(INTEG_STOP_MS);
+	integ_daemon_stop_ok(INTEG_STOP_MS);
 	integ_echo_stop(ok);
 	integ_echo_stop(no);
 }
@@ -1690,16 +1148,16 @@ START_TEST(test_tls_many_tunnels)
 	    "too low for %d tunnels", (unsigned long long)rl.rlim_cur, MANY);
 
 	echo = integ_echo_start(INTEG_ECHO_TCP, AF_INET);
-	pki_make(&pa, "a");
+	integ_pki_make(&pa, "a");
 	sport = srv_start(&pa, "    allow: [\"127.0.0.0/8\"]\n");
 	cport = cli_start(&pa, sport, integ_echo_port(echo));
 	integ_addr(AF_INET, cport, &svc, &svclen);
 
 	t0 = integ_now_ms();
 	for (i = 0; i < MANY; i++) {
-		pfd[i].fd = integ_tcp_connect(&svc, svclen, IO_MS);
+		pfd[i].fd = integ_tcp_connect(&svc, svclen, INTEG_IO_MS);
 		ck_assert_msg(pfd[i].fd != -1, "tunnel %d: connect: %s", i,
-		    io_state());
+		    integ_io_state());
 		pfd[i].events = POLLIN;
 		wlen[i] = many_msg(want[i], MANY_MSG, i);
 		glen[i] = 0;
@@ -1707,7 +1165,8 @@ START_TEST(test_tls_many_tunnels)
 	}
 	for (i = 0; i < MANY; i++)
 		ck_assert_msg(integ_send_all(pfd[i].fd, want[i], wlen[i],
-		    IO_MS) == 0, "tunnel %d: send: %s", i, io_state());
+		    INTEG_IO_MS) == 0, "tunnel %d: send: %s", i,
+		    integ_io_state());
 
 	deadline = integ_now_ms() + MANY_MS;
 	for (pending = MANY; pending > 0 && integ_now_ms() < deadline;) {
@@ -1774,16 +1233,16 @@ START_TEST(test_tls_many_tunnels)
 	    pending, MANY, MANY_MS);
 	for (i = 0; i < MANY; i++)
 		close(pfd[i].fd);
-	ck_assert_int_eq(cli_log_wait_count("flow closed service=cli .* "
-	    "reason=closed", MANY, LOG_MS), MANY);
+	ck_assert_int_eq(integ_cli_log_wait_count("flow closed service=cli .* "
+	    "reason=closed", MANY, INTEG_LOG_MS), MANY);
 	ck_assert_int_eq(integ_log_wait_count(0, "flow closed service=agent "
-	    ".* reason=closed", MANY, LOG_MS), MANY);
+	    ".* reason=closed", MANY, INTEG_LOG_MS), MANY);
 	ck_assert_int_eq(integ_log_count(0, "flow closed"), MANY);
 	fprintf(stderr, "tls: %d tunnels done in %llu ms\n", MANY,
 	    (unsigned long long)(integ_now_ms() - t0));
 
-	cli_stop_ok();
-	integ_daemon_stop_ok(STOP_MS);
+	integ_cli_stop_ok(INTEG_STOP_MS);
+	integ_daemon_stop_ok(INTEG_STOP_MS);
 	integ_echo_stop(echo);
 }
 END_TEST
@@ -1800,19 +1259,18 @@ START_TEST(test_tls_half_close)
 	struct integ_echo	*srv;
 	struct sockaddr_storage	 svc;
 	socklen_t		 svclen;
-	struct tc		 c;
+	struct integ_ssl	 c;
 	unsigned char		*req;
-	char			 hex[65], want[160], got[256], dst[64];
-	char			 line[LINE_MAX_LEN], re[RE_MAX];
+	char			 want[160], got[256], dst[64];
+	char			 line[INTEG_LINE_MAX], re[INTEG_RE_MAX];
 	uint64_t		 state = 9;
-	size_t			 off, n;
-	ssize_t			 sn;
+	size_t			 off, n, alen;
 	uint16_t		 sport, cport;
 	unsigned		 lport;
 	int			 fd, how;
 
 	srv = integ_echo_start(INTEG_ECHO_HALFCLOSE, AF_INET);
-	pki_make(&pa, "a");
+	integ_pki_make(&pa, "a");
 	sport = srv_start(&pa, "    allow: [\"127.0.0.0/8\"]\n");
 	cport = cli_start(&pa, sport, integ_echo_port(srv));
 	req = malloc(HALF_REQ);
@@ -1820,59 +1278,46 @@ START_TEST(test_tls_half_close)
 	integ_fill(req, HALF_REQ, &state);
 
 	/* Plain TCP into the flowgate client: FIN, answer, EOF. */
-	integ_sha256_hex(req, HALF_REQ, hex);
-	snprintf(want, sizeof(want), INTEG_HALFCLOSE_FMT,
-	    (unsigned long long)HALF_REQ, hex);
 	integ_addr(AF_INET, cport, &svc, &svclen);
-	fd = integ_tcp_connect(&svc, svclen, IO_MS);
-	ck_assert_msg(fd != -1, "connect to cli: %s", io_state());
+	fd = integ_tcp_connect_ok(&svc, svclen, "cli");
 	lport = integ_local_port(fd);
-	ck_assert_msg(integ_send_all(fd, req, HALF_REQ, IO_MS) == 0,
-	    "send: %s", io_state());
-	ck_assert(shutdown(fd, SHUT_WR) == 0);
-	sn = integ_read_eof(fd, got, sizeof(got) - 1, IO_MS, &how);
-	got[sn > 0 ? sn : 0] = '\0';
-	ck_assert_msg(how == 0, "no EOF after the answer: %s; got \"%s\"",
-	    strerror(how), got);
-	ck_assert_str_eq(got, want);
+	alen = integ_halfclose_ok(fd, req, HALF_REQ, "through the client");
 	close(fd);
-	ck_assert_msg(cli_log_wait(re_closed(re, sizeof(re), "cli", lport),
-	    LOG_MS, line, sizeof(line)) == 0, "the client logged no \"flow "
-	    "closed\" for peer port %u", lport);
-	assert_field(line, "reason", "closed");
-	assert_num(line, "bytes_in", HALF_REQ);
-	assert_num(line, "bytes_out", (long long)strlen(want));
+	integ_cli_closed_line("cli", lport, line, sizeof(line), "half-close "
+	    "through the client");
+	integ_assert_field(line, "reason", "closed");
+	integ_assert_num(line, "bytes_in", HALF_REQ);
+	integ_assert_num(line, "bytes_out", (long long)alen);
 	snprintf(re, sizeof(re), "flow closed service=agent flow=[0-9]+ "
 	    "peer=127\\.0\\.0\\.1:[0-9]+ dst=127\\.0\\.0\\.1:%u ",
 	    (unsigned)integ_echo_port(srv));
-	ck_assert_msg(integ_log_wait(0, re, LOG_MS, line, sizeof(line)) == 0,
-	    "the server logged no \"flow closed\" for the tunnel");
-	assert_field(line, "reason", "closed");
-	assert_num(line, "bytes_in", HALF_REQ);
-	assert_num(line, "bytes_out", (long long)strlen(want));
+	ck_assert_msg(integ_log_wait(0, re, INTEG_LOG_MS, line, sizeof(line)) ==
+	    0, "the server logged no \"flow closed\" for the tunnel");
+	integ_assert_field(line, "reason", "closed");
+	integ_assert_num(line, "bytes_in", HALF_REQ);
+	integ_assert_num(line, "bytes_out", (long long)alen);
 
 	/* In process: our close_notify, the answer, the server's. */
 	tunnel_open(&c, sport, integ_echo_port(srv));
 	for (off = 0; off < HALF_TC; off += 16384)
 		ck_assert_msg(tc_write(&c, req + off, 16384) == 0, "%s",
 		    c.err);
-	tc_shutdown(&c);
-	integ_sha256_hex(req, HALF_TC, hex);
-	snprintf(want, sizeof(want), INTEG_HALFCLOSE_FMT,
-	    (unsigned long long)HALF_TC, hex);
-	n = tc_read_eof(&c, got, sizeof(got) - 1, IO_MS, &how);
+	integ_ssl_shutdown(&c);
+	integ_halfclose_answer(req, HALF_TC, want, sizeof(want));
+	n = tc_read_eof(&c, got, sizeof(got) - 1, INTEG_IO_MS, &how);
 	got[n] = '\0';
 	ck_assert_msg(how == 0, "no close_notify after the answer: %s (%s); "
 	    "got \"%s\"", how_str(how), c.err, got);
 	ck_assert_str_eq(got, want);
-	srv_closed_line(c.lport, line, sizeof(line), "in-process tunnel");
-	assert_field(line, "reason", "closed");
+	integ_closed_line("agent", c.lport, line, sizeof(line),
+	    "in-process tunnel");
+	integ_assert_field(line, "reason", "closed");
 	snprintf(dst, sizeof(dst), "127.0.0.1:%u",
 	    (unsigned)integ_echo_port(srv));
-	assert_field(line, "dst", dst);
-	assert_num(line, "bytes_in", HALF_TC);
-	assert_num(line, "bytes_out", (long long)strlen(want));
-	tc_close(&c);
+	integ_assert_field(line, "dst", dst);
+	integ_assert_num(line, "bytes_in", HALF_TC);
+	integ_assert_num(line, "bytes_out", (long long)strlen(want));
+	integ_ssl_close(&c);
 
 	/*
 	 * In process, a FIN without close_notify: the daemon takes it as the
@@ -1881,22 +1326,22 @@ START_TEST(test_tls_half_close)
 	tunnel_open(&c, sport, integ_echo_port(srv));
 	ck_assert_msg(tc_write(&c, req, 16384) == 0, "%s", c.err);
 	ck_assert(shutdown(c.fd, SHUT_WR) == 0);
-	integ_sha256_hex(req, 16384, hex);
-	snprintf(want, sizeof(want), INTEG_HALFCLOSE_FMT, 16384ULL, hex);
-	n = tc_read_eof(&c, got, sizeof(got) - 1, IO_MS, &how);
+	integ_halfclose_answer(req, 16384, want, sizeof(want));
+	n = tc_read_eof(&c, got, sizeof(got) - 1, INTEG_IO_MS, &how);
 	got[n] = '\0';
 	ck_assert_msg(how == 0, "bare FIN: no close_notify after the answer: "
 	    "%s (%s); got \"%s\"", how_str(how), c.err, got);
 	ck_assert_str_eq(got, want);
-	srv_closed_line(c.lport, line, sizeof(line), "bare FIN tunnel");
-	assert_field(line, "reason", "closed");
-	assert_num(line, "bytes_in", 16384);
-	tc_close(&c);
+	integ_closed_line("agent", c.lport, line, sizeof(line),
+	    "bare FIN tunnel");
+	integ_assert_field(line, "reason", "closed");
+	integ_assert_num(line, "bytes_in", 16384);
+	integ_ssl_close(&c);
 	ck_assert_uint_eq(integ_echo_count(srv), 3);
 
 	free(req);
-	cli_stop_ok();
-	integ_daemon_stop_ok(STOP_MS);
+	integ_cli_stop_ok(INTEG_STOP_MS);
+	integ_daemon_stop_ok(INTEG_STOP_MS);
 	integ_echo_stop(srv);
 }
 END_TEST
@@ -1914,18 +1359,18 @@ END_TEST
 START_TEST(test_tls_tls12_session_reuse)
 {
 	struct integ_echo	*echo;
-	struct tc		 c;
+	struct integ_ssl	 c;
 	SSL_SESSION		*sess = NULL;
 	uint8_t			 hdr[SH_SIZE];
-	char			 line[LINE_MAX_LEN], msg[64], buf[64];
+	char			 line[INTEG_LINE_MAX], msg[64], buf[64];
 	size_t			 n;
 	uint16_t		 sport;
 	int			 i, how, offered;
 
 	echo = integ_echo_start(INTEG_ECHO_TCP, AF_INET);
-	pki_make(&pa, "a");
+	integ_pki_make(&pa, "a");
 	sport = srv_start(&pa, "    allow: [\"127.0.0.0/8\"]\n");
-	hdr_for(integ_echo_port(echo), hdr);
+	integ_stream_header(integ_echo_port(echo), hdr);
 
 	for (i = 0; i < REUSE_ROUNDS; i++) {
 		tc_new(&c, ALPN_STREAM, pa.cli_crt, pa.cli_key, pa.ca,
@@ -1949,22 +1394,22 @@ START_TEST(test_tls_tls12_session_reuse)
 		snprintf(msg, sizeof(msg), "TLS 1.2 connection %d", i + 1);
 		tc_ping(&c, msg, msg);
 		/* A clean end keeps the session resumable for the client. */
-		tc_shutdown(&c);
-		n = tc_read_eof(&c, buf, sizeof(buf), IO_MS, &how);
+		integ_ssl_shutdown(&c);
+		n = tc_read_eof(&c, buf, sizeof(buf), INTEG_IO_MS, &how);
 		ck_assert_msg(n == 0 && how == 0, "%s: after close_notify: %zu "
 		    "bytes, then %s (%s)", msg, n, how_str(how), c.err);
 		sess = SSL_get1_session(c.ssl);
 		ck_assert_ptr_nonnull(sess);
-		srv_closed_line(c.lport, line, sizeof(line), msg);
-		assert_field(line, "reason", "closed");
-		tc_close(&c);
+		integ_closed_line("agent", c.lport, line, sizeof(line), msg);
+		integ_assert_field(line, "reason", "closed");
+		integ_ssl_close(&c);
 	}
 	SSL_SESSION_free(sess);
 	ck_assert_int_eq(integ_log_count(0, "session id context"), 0);
 	ck_assert_int_eq(integ_log_count(0, "handshake failed"), 0);
 	ck_assert_uint_eq(integ_echo_count(echo), REUSE_ROUNDS);
 
-	integ_daemon_stop_ok(STOP_MS);
+	integ_daemon_stop_ok(INTEG_STOP_MS);
 	integ_echo_stop(echo);
 }
 END_TEST
@@ -2004,7 +1449,7 @@ fake_agent_main(void *arg)
 
 	pfd.fd = fa->lfd;
 	pfd.events = POLLIN;
-	if (poll(&pfd, 1, RUN_MS) != 1 ||
+	if (poll(&pfd, 1, INTEG_RUN_MS) != 1 ||
 	    (fd = accept4(fa->lfd, NULL, NULL, SOCK_CLOEXEC)) == -1) {
 		snprintf(fa->err, sizeof(fa->err), "no connection");
 		return (NULL);
@@ -2017,7 +1462,7 @@ fake_agent_main(void *arg)
 		snprintf(fa->err, sizeof(fa->err), "SSL_new failed");
 		goto out;
 	}
-	deadline = integ_now_ms() + IO_MS;
+	deadline = integ_now_ms() + INTEG_IO_MS;
 	while ((r = SSL_accept(ssl)) != 1) {
 		se = SSL_get_error(ssl, r);
 		if ((se != SSL_ERROR_WANT_READ && se != SSL_ERROR_WANT_WRITE) ||
@@ -2070,7 +1515,7 @@ START_TEST(test_tls_probe_needs_close_notify)
 	char			*out, *err, sbuf[64];
 	int			 status, cn;
 
-	pki_make(&pa, "a");
+	integ_pki_make(&pa, "a");
 	memset(&fa, 0, sizeof(fa));
 	fa.ctx = SSL_CTX_new(TLS_server_method());
 	ck_assert(fa.ctx != NULL);
@@ -2098,7 +1543,8 @@ START_TEST(test_tls_probe_needs_close_notify)
 		fa.err[0] = '\0';
 		ck_assert(pthread_create(&fa.thread, NULL, fake_agent_main,
 		    &fa) == 0);
-		status = probe_run(fa.port, &pa, &pa, "5s", &out, &err);
+		status = integ_probe_run("tls-stream", fa.port, &pa, &pa, "5s",
+		    &out, &err);
 		ck_assert(pthread_join(fa.thread, NULL) == 0);
 		ck_assert_msg(fa.err[0] == '\0', "fake agent (%s): %s", what,
 		    fa.err);
@@ -2133,8 +1579,8 @@ END_TEST
 START_TEST(test_tls_reload_during_handshake)
 {
 	struct integ_echo	*echo, *fb;
-	struct tc		 c;
-	char			 extra[256], line[LINE_MAX_LEN], alpn[64];
+	struct integ_ssl	 c;
+	char			 extra[256], line[INTEG_LINE_MAX], alpn[64];
 	char			 dst[64], buf[256], *conf;
 	const char		*msg = "GET / HTTP/1.1\r\n\r\n";
 	uint64_t		 deadline;
@@ -2145,7 +1591,7 @@ START_TEST(test_tls_reload_during_handshake)
 
 	echo = integ_echo_start(INTEG_ECHO_TCP, AF_INET);
 	fb = integ_echo_start(INTEG_ECHO_TCP, AF_INET);
-	pki_make(&pa, "a");
+	integ_pki_make(&pa, "a");
 	snprintf(extra, sizeof(extra), "    allow: [\"127.0.0.0/8\"]\n"
 	    "    fallback: tcp://127.0.0.1:%u\n",
 	    (unsigned)integ_echo_port(fb));
@@ -2154,12 +1600,12 @@ START_TEST(test_tls_reload_during_handshake)
 	/* Connected, no ClientHello yet: wait until the daemon has it. */
 	tc_new(&c, "http/1.1", pa.cli_crt, pa.cli_key, pa.ca, 0);
 	tc_connect(&c, sport);
-	deadline = integ_now_ms() + LOG_MS;
+	deadline = integ_now_ms() + INTEG_LOG_MS;
 	while (flows != 1 && integ_now_ms() < deadline) {
 		mark = integ_log_mark();
 		integ_daemon_signal(SIGUSR1);
 		if (integ_log_wait(mark, "info stats service=agent flows=",
-		    LOG_MS, line, sizeof(line)) == 0)
+		    INTEG_LOG_MS, line, sizeof(line)) == 0)
 			flows = integ_field_num(line, "flows");
 		if (flows != 1)
 			integ_sleep_ms(20);
@@ -2173,47 +1619,34 @@ START_TEST(test_tls_reload_during_handshake)
 	free(conf);
 	mark = integ_log_mark();
 	integ_daemon_signal(SIGHUP);
-	ck_assert_msg(integ_log_wait(mark, "configuration reloaded", LOG_MS,
-	    NULL, 0) == 0, "no \"configuration reloaded\" within %d ms",
-	    LOG_MS);
+	ck_assert_msg(integ_log_wait(mark, "configuration reloaded",
+	    INTEG_LOG_MS, NULL, 0) == 0, "no \"configuration reloaded\" "
+	    "within %d ms", INTEG_LOG_MS);
 
 	ck_assert_msg(tc_handshake(&c) == 0, "handshake after the reload: %s",
 	    c.err);
 	ck_assert_str_eq(tc_alpn(&c, alpn, sizeof(alpn)), "http/1.1");
 	tc_ping(&c, msg, "fallback after the reload");
-	tc_shutdown(&c);
-	n = tc_read_eof(&c, buf, sizeof(buf), IO_MS, &how);
+	integ_ssl_shutdown(&c);
+	n = tc_read_eof(&c, buf, sizeof(buf), INTEG_IO_MS, &how);
 	ck_assert_msg(n == 0 && how == 0, "after close_notify: %zu bytes, "
 	    "then %s (%s)", n, how_str(how), c.err);
-	srv_closed_line(c.lport, line, sizeof(line), "fallback after reload");
-	assert_field(line, "reason", "closed");
+	integ_closed_line("agent", c.lport, line, sizeof(line),
+	    "fallback after reload");
+	integ_assert_field(line, "reason", "closed");
 	snprintf(dst, sizeof(dst), "127.0.0.1:%u",
 	    (unsigned)integ_echo_port(fb));
-	assert_field(line, "dst", dst);
-	assert_num(line, "bytes_in", (long long)strlen(msg));
-	tc_close(&c);
+	integ_assert_field(line, "dst", dst);
+	integ_assert_num(line, "bytes_in", (long long)strlen(msg));
+	integ_ssl_close(&c);
 	ck_assert_uint_eq(integ_echo_count(fb), 1);
 	ck_assert_uint_eq(integ_echo_count(echo), 0);
 
-	integ_daemon_stop_ok(STOP_MS);
+	integ_daemon_stop_ok(INTEG_STOP_MS);
 	integ_echo_stop(echo);
 	integ_echo_stop(fb);
 }
 END_TEST
-
-/* One TCase per behaviour, each in its own scratch directory. */
-static TCase *
-tls_tcase(Suite *s, const char *name, int timeout)
-{
-	TCase	*tc;
-
-	tc = tcase_create(name);
-	tcase_add_unchecked_fixture(tc, integ_setup, integ_teardown);
-	tcase_add_checked_fixture(tc, NULL, integ_checked_teardown);
-	tcase_set_timeout(tc, timeout);
-	suite_add_tcase(s, tc);
-	return (tc);
-}
 
 static Suite *
 tls_suite(void)
@@ -2221,23 +1654,23 @@ tls_suite(void)
 	Suite	*s;
 
 	s = suite_create("tls");
-	tcase_add_test(tls_tcase(s, "client_server_64mib", 60),
+	tcase_add_test(integ_tcase(s, "client_server_64mib", 60),
 	    test_tls_client_server_64mib);
-	tcase_add_test(tls_tcase(s, "s_client_vector", 20),
+	tcase_add_test(integ_tcase(s, "s_client_vector", 20),
 	    test_tls_s_client_vector);
-	tcase_add_test(tls_tcase(s, "refusals", 20), test_tls_refusals);
-	tcase_add_test(tls_tcase(s, "bad_headers", 30), test_tls_bad_headers);
-	tcase_add_test(tls_tcase(s, "fallback", 20), test_tls_fallback);
-	tcase_add_test(tls_tcase(s, "probe", 30), test_tls_probe);
-	tcase_add_test(tls_tcase(s, "allow", 20), test_tls_allow);
-	tcase_add_test(tls_tcase(s, "many_tunnels", 60),
+	tcase_add_test(integ_tcase(s, "refusals", 20), test_tls_refusals);
+	tcase_add_test(integ_tcase(s, "bad_headers", 30), test_tls_bad_headers);
+	tcase_add_test(integ_tcase(s, "fallback", 20), test_tls_fallback);
+	tcase_add_test(integ_tcase(s, "probe", 30), test_tls_probe);
+	tcase_add_test(integ_tcase(s, "allow", 20), test_tls_allow);
+	tcase_add_test(integ_tcase(s, "many_tunnels", 60),
 	    test_tls_many_tunnels);
-	tcase_add_test(tls_tcase(s, "half_close", 20), test_tls_half_close);
-	tcase_add_test(tls_tcase(s, "tls12_session_reuse", 20),
+	tcase_add_test(integ_tcase(s, "half_close", 20), test_tls_half_close);
+	tcase_add_test(integ_tcase(s, "tls12_session_reuse", 20),
 	    test_tls_tls12_session_reuse);
-	tcase_add_test(tls_tcase(s, "probe_needs_close_notify", 30),
+	tcase_add_test(integ_tcase(s, "probe_needs_close_notify", 30),
 	    test_tls_probe_needs_close_notify);
-	tcase_add_test(tls_tcase(s, "reload_during_handshake", 20),
+	tcase_add_test(integ_tcase(s, "reload_during_handshake", 20),
 	    test_tls_reload_during_handshake);
 	return (s);
 }
@@ -2245,14 +1678,5 @@ tls_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 nfail;
-
-	/* Writes to closed sockets and pipes fail with EPIPE instead. */
-	signal(SIGPIPE, SIG_IGN);
-	sr = srunner_create(tls_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	nfail = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (nfail == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+	return (integ_suite_run(tls_suite()));
 }

@@ -15,13 +15,15 @@
  */
 
 /*
- * The integration fixture.  Check runs each test in a forked child and, on
- * a failed assertion, leaves that child with _exit(): no teardown runs.  So
- * the scratch directory belongs to the runner (unchecked fixtures), the
- * daemon dies with the test child (PR_SET_PDEATHSIG), and the checked
- * teardown, which runs only after a pass, leaves a "passed" marker.  The
- * runner dumps the daemon's log when the marker is missing, so a failure,
- * a crash or a timeout in CI always shows what flowgate said.
+ * The integration fixture, and the helpers the suites (check_integ,
+ * check_tls, check_dtls) share.  Check runs each test in a forked child
+ * and, on a failed assertion, leaves that child with _exit(): no teardown
+ * runs.  So the scratch directory belongs to the runner (unchecked
+ * fixtures), the daemons and other children die with the test child
+ * (PR_SET_PDEATHSIG), and the checked teardown, which runs only after a
+ * pass, leaves a "passed" marker.  The runner dumps the daemons' logs when
+ * the marker is missing, so a failure, a crash or a timeout in CI always
+ * shows what flowgate said.
  */
 
 #ifndef _GNU_SOURCE
@@ -49,7 +51,9 @@
 #include <event2/listener.h>
 #include <event2/thread.h>
 #include <fcntl.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <regex.h>
@@ -63,6 +67,7 @@
 #include <unistd.h>
 
 #include "integ.h"
+#include "proto/stream_header.h"
 
 #ifndef INTEG_FLOWGATE_DEFAULT
 #define INTEG_FLOWGATE_DEFAULT	"/work/main/src/flowgate"
@@ -205,26 +210,66 @@ integ_checked_teardown(void)
 		close(fd);
 }
 
+/* A TCase of s with the fixtures above, in fork mode as always. */
+TCase *
+integ_tcase(Suite *s, const char *name, int timeout)
+{
+	TCase	*tc;
+
+	tc = tcase_create(name);
+	tcase_add_unchecked_fixture(tc, integ_setup, integ_teardown);
+	tcase_add_checked_fixture(tc, NULL, integ_checked_teardown);
+	tcase_set_timeout(tc, timeout);
+	suite_add_tcase(s, tc);
+	return (tc);
+}
+
+/* Run s, then free it; the exit status for main. */
+int
+integ_suite_run(Suite *s)
+{
+	SRunner	*sr;
+	int	 nfail;
+
+	/* Writes to closed sockets and pipes fail with EPIPE instead. */
+	signal(SIGPIPE, SIG_IGN);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	nfail = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return (nfail == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+}
+
+static void	integ_vwrite(const char *, const char *, va_list)
+		    INTEG_PRINTF(2, 0);
+
 /* Write a whole file atomically: readers see the old or the new one. */
-void
-integ_write(const char *path, const char *fmt, ...)
+static void
+integ_vwrite(const char *path, const char *fmt, va_list ap)
 {
 	char	 tmp[512];
 	FILE	*f;
-	va_list	 ap;
 	int	 rc;
 
 	ck_assert_msg(integ.dir[0] != '\0', "no scratch directory");
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	f = fopen(tmp, "w");
 	ck_assert_msg(f != NULL, "%s: %s", tmp, strerror(errno));
-	va_start(ap, fmt);
 	rc = vfprintf(f, fmt, ap);
-	va_end(ap);
 	ck_assert_msg(rc >= 0, "%s: write failed", tmp);
 	ck_assert_msg(fclose(f) == 0, "%s: %s", tmp, strerror(errno));
 	ck_assert_msg(rename(tmp, path) == 0, "rename %s: %s", path,
 	    strerror(errno));
+}
+
+void
+integ_write(const char *path, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	integ_vwrite(path, fmt, ap);
+	va_end(ap);
 }
 
 /* Read a whole file; the result is NUL-terminated, the caller frees it. */
@@ -290,27 +335,23 @@ integ_status_str(int status, char *buf, size_t size)
 }
 
 /*
- * Fork and exec argv with stdin from /dev/null and stdout, stderr to the
- * given files.  The child dies with the test (PR_SET_PDEATHSIG) and gets
- * none of the test's descriptors and SIGPIPE at its default.  Between fork
- * and exec only async-signal-safe calls are made: the echo threads may
- * hold locks.
+ * Fork and exec argv with fd0, fd1 and fd2 as its stdin, stdout and
+ * stderr; search looks argv[0] up in PATH.  The child dies with the test
+ * (PR_SET_PDEATHSIG) and gets none of the test's other descriptors and
+ * SIGPIPE at its default.  Between fork and exec only async-signal-safe
+ * calls are made: the echo threads may hold locks.  The three descriptors
+ * stay the caller's.
  */
 static pid_t
-integ_spawn(const char *const argv[], const char *out, const char *err)
+integ_fork_exec(const char *const argv[], int fd0, int fd1, int fd2,
+    int search)
 {
 	static const char msg[] = "integ: exec failed\n";
 	struct sigaction sa;
 	pid_t		 parent = getpid(), pid;
 	long		 maxfd;
-	int		 fd, ofd, efd, nfd;
+	int		 fd;
 
-	ofd = open(out, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-	ck_assert_msg(ofd != -1, "%s: %s", out, strerror(errno));
-	efd = open(err, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-	ck_assert_msg(efd != -1, "%s: %s", err, strerror(errno));
-	nfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	ck_assert_msg(nfd != -1, "/dev/null: %s", strerror(errno));
 	maxfd = sysconf(_SC_OPEN_MAX);
 	if (maxfd < 0 || maxfd > 65536)
 		maxfd = 65536;
@@ -328,17 +369,37 @@ integ_spawn(const char *const argv[], const char *out, const char *err)
 #else
 		(void)parent;
 #endif
-		if (dup2(nfd, 0) == -1 || dup2(ofd, 1) == -1 ||
-		    dup2(efd, 2) == -1)
+		if (dup2(fd0, 0) == -1 || dup2(fd1, 1) == -1 ||
+		    dup2(fd2, 2) == -1)
 			_exit(127);
 		for (fd = 3; fd < maxfd; fd++)
 			close(fd);
 		sigaction(SIGPIPE, &sa, NULL);
-		execv(argv[0], (char *const *)argv);
+		if (search)
+			execvp(argv[0], (char *const *)argv);
+		else
+			execv(argv[0], (char *const *)argv);
 		if (write(2, msg, sizeof(msg) - 1) == -1)
 			_exit(127);
 		_exit(127);
 	}
+	return (pid);
+}
+
+/* Run argv with stdin from /dev/null, stdout and stderr to the files. */
+static pid_t
+integ_spawn(const char *const argv[], const char *out, const char *err)
+{
+	pid_t	pid;
+	int	ofd, efd, nfd;
+
+	ofd = open(out, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	ck_assert_msg(ofd != -1, "%s: %s", out, strerror(errno));
+	efd = open(err, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	ck_assert_msg(efd != -1, "%s: %s", err, strerror(errno));
+	nfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	ck_assert_msg(nfd != -1, "/dev/null: %s", strerror(errno));
+	pid = integ_fork_exec(argv, nfd, ofd, efd, 0);
 	close(ofd);
 	close(efd);
 	close(nfd);
@@ -503,6 +564,452 @@ integ_run(const char *const argv[], int timeout_ms, char **out, char **err)
 	*err = integ_read_file(epath, NULL);
 	ck_assert_msg(*out != NULL && *err != NULL, "cannot read output");
 	return (status);
+}
+
+/*
+ * For failure messages: errno's text and whether the daemon still runs.
+ * The buffer is static: one call per message.
+ */
+const char *
+integ_io_state(void)
+{
+	static char	buf[160];
+	char		sbuf[64];
+	int		saved = errno;
+
+	if (integ_daemon_running())
+		snprintf(buf, sizeof(buf), "%s (flowgate is running)",
+		    strerror(saved));
+	else
+		snprintf(buf, sizeof(buf), "%s (flowgate is gone: %s)",
+		    strerror(saved), integ_status_str(integ.status, sbuf,
+		    sizeof(sbuf)));
+	errno = saved;
+	return (buf);
+}
+
+/*
+ * The second daemon
+ */
+
+struct integ	integ_cli = { .pid = -1 };
+
+void
+integ_cli_swap(void)
+{
+	struct integ	t = integ;
+
+	integ = integ_cli;
+	integ_cli = t;
+}
+
+/*
+ * Write the client daemon's configuration (client.yml) and start it, as
+ * integ_daemon_start does.  Its log ends in .err, so the runner shows it
+ * on failure.
+ */
+void
+integ_cli_start(const char *fmt, ...)
+{
+	va_list	ap;
+
+	integ_cli = integ;
+	integ_cli.pid = -1;
+	integ_cli.status = 0;
+	integ_path("client.yml", integ_cli.conf, sizeof(integ_cli.conf));
+	integ_path("client.ports", integ_cli.portfile,
+	    sizeof(integ_cli.portfile));
+	integ_path("client-flowgate.err", integ_cli.logfile,
+	    sizeof(integ_cli.logfile));
+	integ_cli_swap();
+	va_start(ap, fmt);
+	integ_vwrite(integ.conf, fmt, ap);
+	va_end(ap);
+	integ_daemon_start();
+	integ_cli_swap();
+}
+
+/* The port the client daemon's service name listens on (asserted). */
+uint16_t
+integ_cli_port(const char *name, const char *scheme)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		len;
+
+	integ_cli_swap();
+	integ_service_get(name, scheme, &ss, &len);
+	integ_cli_swap();
+	return (integ_addr_port(&ss));
+}
+
+int
+integ_cli_log_wait(const char *ere, int timeout_ms, char *line,
+    size_t linesz)
+{
+	int	rc;
+
+	integ_cli_swap();
+	rc = integ_log_wait(0, ere, timeout_ms, line, linesz);
+	integ_cli_swap();
+	return (rc);
+}
+
+int
+integ_cli_log_wait_count(const char *ere, int n, int timeout_ms)
+{
+	int	rc;
+
+	integ_cli_swap();
+	rc = integ_log_wait_count(0, ere, n, timeout_ms);
+	integ_cli_swap();
+	return (rc);
+}
+
+/* integ_closed_line in the client daemon's log. */
+void
+integ_cli_closed_line(const char *service, unsigned port, char *line,
+    size_t linesz, const char *what)
+{
+	integ_cli_swap();
+	integ_closed_line(service, port, line, linesz, what);
+	integ_cli_swap();
+}
+
+void
+integ_cli_stop_ok(int timeout_ms)
+{
+	integ_cli_swap();
+	integ_daemon_stop_ok(timeout_ms);
+	integ_cli_swap();
+}
+
+/*
+ * Child processes
+ */
+
+/* Start argv (looked up in PATH) with a pipe on each of its stdio. */
+void
+integ_proc_start(struct integ_proc *p, const char *const argv[])
+{
+	int	pin[2], pout[2], perr[2];
+
+	ck_assert(pipe2(pin, O_CLOEXEC) == 0 && pipe2(pout, O_CLOEXEC) == 0 &&
+	    pipe2(perr, O_CLOEXEC) == 0);
+	p->pid = integ_fork_exec(argv, pin[0], pout[1], perr[1], 1);
+	close(pin[0]);
+	close(pout[1]);
+	close(perr[1]);
+	p->in = pin[1];
+	p->out = pout[0];
+	p->err = perr[0];
+}
+
+/* Write all of buf to a pipe or a blocking socket (asserted). */
+void
+integ_fd_write_all(int fd, const void *buf, size_t len, const char *what)
+{
+	const char	*p = buf;
+	ssize_t		 n;
+
+	while (len > 0) {
+		n = write(fd, p, len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		ck_assert_msg(n > 0, "%s: write: %s", what, strerror(errno));
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+/*
+ * Read from a pipe: exactly len bytes, or with until_eof up to len bytes
+ * until EOF, NUL-terminated (buf then holds len + 1); bounded by
+ * timeout_ms.
+ */
+size_t
+integ_fd_read(int fd, void *buf, size_t len, int timeout_ms, int until_eof)
+{
+	struct pollfd	 pfd;
+	char		*p = buf;
+	uint64_t	 deadline, now;
+	size_t		 got = 0;
+	ssize_t		 n;
+
+	deadline = integ_now_ms() + (uint64_t)timeout_ms;
+	while (got < len && (now = integ_now_ms()) < deadline) {
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, (int)(deadline - now)) <= 0)
+			continue;
+		n = read(fd, p + got, len - got);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	if (until_eof)
+		p[got] = '\0';
+	return (got);
+}
+
+/*
+ * Close the child's stdin, stop it (SIGTERM if term), collect its stderr
+ * into errbuf and reap it (SIGKILL after INTEG_IO_MS).  Returns its wait
+ * status, or -1 if it had to be killed; its pipes are closed.
+ */
+int
+integ_proc_finish(struct integ_proc *p, int term, char *errbuf,
+    size_t errsize)
+{
+	uint64_t	deadline;
+	pid_t		r;
+	int		status = -1;
+
+	if (p->in != -1)
+		close(p->in);
+	p->in = -1;
+	if (term)
+		kill(p->pid, SIGTERM);
+	integ_fd_read(p->err, errbuf, errsize - 1, INTEG_IO_MS, 1);
+	deadline = integ_now_ms() + INTEG_IO_MS;
+	for (;;) {
+		r = waitpid(p->pid, &status, WNOHANG);
+		if (r == p->pid)
+			break;
+		if (integ_now_ms() >= deadline || (r == -1 && errno != EINTR)) {
+			kill(p->pid, SIGKILL);
+			waitpid(p->pid, NULL, 0);
+			status = -1;
+			break;
+		}
+		integ_sleep_ms(5);
+	}
+	close(p->out);
+	close(p->err);
+	return (status);
+}
+
+/*
+ * `openssl s_client -quiet` (with dtls, -dtls1_2) against 127.0.0.1:port,
+ * trusting ca.  alpn, and cert with its key, may be NULL.
+ */
+void
+integ_sclient_start(struct integ_proc *p, int dtls, uint16_t port,
+    const char *alpn, const char *cert, const char *key, const char *ca)
+{
+	const char	*argv[16];
+	char		 connect[32];
+	int		 i = 0;
+
+	snprintf(connect, sizeof(connect), "127.0.0.1:%u", (unsigned)port);
+	argv[i++] = "openssl";
+	argv[i++] = "s_client";
+	if (dtls)
+		argv[i++] = "-dtls1_2";
+	argv[i++] = "-connect";
+	argv[i++] = connect;
+	if (alpn != NULL) {
+		argv[i++] = "-alpn";
+		argv[i++] = alpn;
+	}
+	if (cert != NULL) {
+		argv[i++] = "-cert";
+		argv[i++] = cert;
+		argv[i++] = "-key";
+		argv[i++] = key;
+	}
+	argv[i++] = "-CAfile";
+	argv[i++] = ca;
+	argv[i++] = "-quiet";
+	argv[i] = NULL;
+	integ_proc_start(p, argv);
+}
+
+/*
+ * Certificates, probes, stream headers
+ */
+
+/*
+ * `flowgate certs` into PREFIX.d, then each file moved up to PREFIX-NAME;
+ * the keys must have no group or other access.
+ */
+void
+integ_pki_make(struct integ_pki *p, const char *prefix)
+{
+	static const char *const names[] = {
+		"ca.crt", "ca.key", "server.crt", "server.key", "client.crt",
+		"client.key"
+	};
+	char		*const dst[] = {
+		p->ca, NULL, p->srv_crt, p->srv_key, p->cli_crt, p->cli_key
+	};
+	const char	*argv[5];
+	char		 sub[INTEG_PATH_MAX], n[64], from[INTEG_PATH_MAX + 32];
+	char		 to[INTEG_PATH_MAX], *out, *err, sbuf[64];
+	struct stat	 st;
+	size_t		 i;
+	int		 status;
+
+	snprintf(n, sizeof(n), "%s.d", prefix);
+	integ_path(n, sub, sizeof(sub));
+	ck_assert_msg(sub[0] != '\0', "no scratch directory");
+	argv[0] = integ_flowgate();
+	argv[1] = "certs";
+	argv[2] = "-d";
+	argv[3] = sub;
+	argv[4] = NULL;
+	status = integ_run(argv, INTEG_RUN_MS, &out, &err);
+	ck_assert_msg(status != -1 && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 0, "flowgate certs -d %s: %s: %s", sub,
+	    integ_status_str(status, sbuf, sizeof(sbuf)), err);
+	free(out);
+	free(err);
+	/* The scratch directory stays flat: move the files up. */
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(from, sizeof(from), "%s/%s", sub, names[i]);
+		snprintf(n, sizeof(n), "%s-%s", prefix, names[i]);
+		integ_path(n, to, sizeof(to));
+		ck_assert_msg(stat(from, &st) == 0, "flowgate certs made no "
+		    "%s", from);
+		if (strstr(names[i], ".key") != NULL)
+			ck_assert_msg((st.st_mode & 077) == 0, "%s has mode "
+			    "%03o, expected no group or other access", from,
+			    (unsigned)(st.st_mode & 0777));
+		ck_assert_msg(rename(from, to) == 0, "rename %s: %s", from,
+		    strerror(errno));
+		if (dst[i] != NULL)
+			snprintf(dst[i], INTEG_PATH_MAX, "%s", to);
+	}
+	ck_assert_msg(rmdir(sub) == 0, "rmdir %s: %s (unexpected files?)", sub,
+	    strerror(errno));
+}
+
+/*
+ * `flowgate probe SCHEME://127.0.0.1:PORT` trusting trust's CA, with id's
+ * client certificate; as integ_run.
+ */
+int
+integ_probe_run(const char *scheme, uint16_t port,
+    const struct integ_pki *trust, const struct integ_pki *id,
+    const char *timeout, char **out, char **err)
+{
+	const char	*argv[13];
+	char		 url[64];
+
+	snprintf(url, sizeof(url), "%s://127.0.0.1:%u", scheme,
+	    (unsigned)port);
+	argv[0] = integ_flowgate();
+	argv[1] = "probe";
+	argv[2] = "-a";
+	argv[3] = trust->ca;
+	argv[4] = "-c";
+	argv[5] = id->cli_crt;
+	argv[6] = "-k";
+	argv[7] = id->cli_key;
+	argv[8] = "-t";
+	argv[9] = timeout;
+	argv[10] = url;
+	argv[11] = NULL;
+	return (integ_run(argv, INTEG_RUN_MS, out, err));
+}
+
+/*
+ * `flowgate probe` of the fixture's service at SCHEME://127.0.0.1:port,
+ * with p's CA and client certificate, must exit 0 printing "OK ...
+ * latency=", and the daemon must log the health check, then close that
+ * flow with reason=health and no destination; the flow closed line is
+ * copied to line.
+ */
+void
+integ_probe_ok(const char *scheme, uint16_t port, const char *service,
+    const struct integ_pki *p, char *line, size_t linesz)
+{
+	char		 re[INTEG_RE_MAX], want[96], sbuf[64], *out, *err;
+	long long	 id;
+	int		 status;
+
+	status = integ_probe_run(scheme, port, p, p, "5s", &out, &err);
+	ck_assert_msg(status != -1 && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 0, "probe of the server: %s; stdout: %s "
+	    "stderr: %s", integ_status_str(status, sbuf, sizeof(sbuf)), out,
+	    err);
+	snprintf(want, sizeof(want), "OK %s://127.0.0.1:%u latency=", scheme,
+	    (unsigned)port);
+	ck_assert_msg(strncmp(out, want, strlen(want)) == 0, "probe printed "
+	    "\"%s\", expected \"%s...\"", out, want);
+	free(out);
+	free(err);
+	snprintf(re, sizeof(re), "info health check received service=%s "
+	    "flow=[0-9]+$", service);
+	ck_assert_msg(integ_log_wait(0, re, INTEG_LOG_MS, line, linesz) == 0,
+	    "no \"health check received\" line");
+	id = integ_field_num(line, "flow");
+	snprintf(re, sizeof(re), "flow closed service=%s flow=%lld ", service,
+	    id);
+	ck_assert_msg(integ_log_wait(0, re, INTEG_LOG_MS, line, linesz) == 0,
+	    "no flow closed line for the health check (flow %lld)", id);
+	integ_assert_field(line, "reason", "health");
+	integ_assert_field(line, "dst", "-");
+}
+
+/* The stream header (SH_SIZE bytes) asking for 127.0.0.1:port. */
+void
+integ_stream_header(uint16_t port, uint8_t *hdr)
+{
+	const char	*errstr = NULL;
+	char		 p[8];
+
+	snprintf(p, sizeof(p), "%u", (unsigned)port);
+	ck_assert_msg(sh_build("127.0.0.1", p, 0, hdr, &errstr) == 0,
+	    "sh_build 127.0.0.1:%s: %s", p, errstr);
+}
+
+/*
+ * In-process TLS and DTLS clients
+ */
+
+/* Describe a failed SSL call in c->err: the OpenSSL queue, else errno. */
+void
+integ_ssl_fail(struct integ_ssl *c, const char *what, int se, int syserr)
+{
+	unsigned long	e;
+	size_t		off;
+	int		n = 0;
+
+	off = (size_t)snprintf(c->err, sizeof(c->err), "%s:", what);
+	while ((e = ERR_get_error()) != 0 && off + 2 < sizeof(c->err)) {
+		c->err[off++] = ' ';
+		ERR_error_string_n(e, c->err + off, sizeof(c->err) - off);
+		off += strlen(c->err + off);
+		n++;
+	}
+	if (n == 0)
+		snprintf(c->err + off, sizeof(c->err) - off, " ssl_error=%d "
+		    "%s", se, syserr != 0 ? strerror(syserr) : "EOF");
+}
+
+/* Send close_notify; the peer may still send until its own. */
+void
+integ_ssl_shutdown(struct integ_ssl *c)
+{
+	ERR_clear_error();
+	ck_assert_msg(SSL_shutdown(c->ssl) >= 0, "SSL_shutdown failed");
+}
+
+/* Free the session, the socket and the context; safe to call twice. */
+void
+integ_ssl_close(struct integ_ssl *c)
+{
+	if (c->ssl != NULL)
+		SSL_free(c->ssl);
+	if (c->fd != -1)
+		close(c->fd);
+	if (c->ctx != NULL)
+		SSL_CTX_free(c->ctx);
+	c->ssl = NULL;
+	c->ctx = NULL;
+	c->fd = -1;
 }
 
 /*
@@ -781,6 +1288,74 @@ integ_re_escape(const char *s, char *buf, size_t size)
 	}
 	buf[n] = '\0';
 	return (buf);
+}
+
+/* An ERE for the "flow closed" line of service's flow from peer:port. */
+const char *
+integ_re_closed(char *buf, size_t size, const char *service,
+    const char *peer, unsigned port)
+{
+	char	esc[128];
+
+	snprintf(buf, size, "flow closed service=%s flow=[0-9]+ peer=%s:%u ",
+	    service, integ_re_escape(peer, esc, sizeof(esc)), port);
+	return (buf);
+}
+
+/*
+ * Wait for the "flow closed" line of service's flow from 127.0.0.1:port
+ * and copy it to line; what names that flow if there is none.
+ */
+void
+integ_closed_line(const char *service, unsigned port, char *line,
+    size_t linesz, const char *what)
+{
+	char	re[INTEG_RE_MAX];
+
+	ck_assert_msg(integ_log_wait(0, integ_re_closed(re, sizeof(re),
+	    service, "127.0.0.1", port), INTEG_LOG_MS, line, linesz) == 0,
+	    "%s: flowgate logged no \"flow closed\" for service %s, peer "
+	    "port %u", what, service, port);
+}
+
+/* The value of key in a log line must be want. */
+void
+integ_assert_field(const char *line, const char *key, const char *want)
+{
+	char	val[256];
+
+	ck_assert_msg(integ_field(line, key, val, sizeof(val)) == 0,
+	    "no %s= in log line: %s", key, line);
+	ck_assert_msg(strcmp(val, want) == 0, "%s=%s, expected %s in: %s", key,
+	    val, want, line);
+}
+
+/* The value of key in a log line must match the ERE ere, whole. */
+void
+integ_assert_field_re(const char *line, const char *key, const char *ere)
+{
+	regex_t	rx;
+	char	val[256], re[INTEG_RE_MAX];
+
+	ck_assert_msg(integ_field(line, key, val, sizeof(val)) == 0,
+	    "no %s= in log line: %s", key, line);
+	snprintf(re, sizeof(re), "^%s$", ere);
+	ck_assert_msg(regcomp(&rx, re, REG_EXTENDED | REG_NOSUB) == 0,
+	    "bad regex %s", re);
+	ck_assert_msg(regexec(&rx, val, 0, NULL, 0) == 0, "%s=%s, expected "
+	    "%s in: %s", key, val, ere, line);
+	regfree(&rx);
+}
+
+/* The numeric value of key in a log line must be want. */
+void
+integ_assert_num(const char *line, const char *key, long long want)
+{
+	long long	v;
+
+	v = integ_field_num(line, key);
+	ck_assert_msg(v == want, "%s=%lld, expected %lld in: %s", key, v, want,
+	    line);
 }
 
 /*
@@ -1070,6 +1645,131 @@ integ_udp_ping(int fd, const struct sockaddr_storage *ss, socklen_t len,
 	return (0);
 }
 
+/* integ_tcp_connect within INTEG_IO_MS, asserted; the caller closes. */
+int
+integ_tcp_connect_ok(const struct sockaddr_storage *ss, socklen_t len,
+    const char *what)
+{
+	int	fd;
+
+	fd = integ_tcp_connect(ss, len, INTEG_IO_MS);
+	ck_assert_msg(fd != -1, "%s: connect: %s", what, integ_io_state());
+	return (fd);
+}
+
+/* integ_tcp_ping within INTEG_IO_MS, asserted. */
+void
+integ_tcp_ping_ok(int fd, const char *msg, const char *what)
+{
+	ck_assert_msg(integ_tcp_ping(fd, msg, INTEG_IO_MS) == 0,
+	    "%s: \"%s\" did not come back whole: %s", what, msg,
+	    integ_io_state());
+}
+
+/* integ_udp_ping within INTEG_IO_MS, asserted. */
+void
+integ_udp_ping_ok(int fd, const struct sockaddr_storage *ss, socklen_t len,
+    const char *msg, const char *what)
+{
+	ck_assert_msg(integ_udp_ping(fd, ss, len, msg, INTEG_IO_MS) == 0,
+	    "%s: datagram \"%s\" did not come back whole: %s", what, msg,
+	    integ_io_state());
+}
+
+/*
+ * The connection must end (EOF or reset) within timeout_ms without
+ * delivering any byte.
+ */
+void
+integ_assert_closed_empty(int fd, int timeout_ms, const char *what)
+{
+	char	buf[256];
+	ssize_t	n;
+	int	how;
+
+	n = integ_read_eof(fd, buf, sizeof(buf), timeout_ms, &how);
+	ck_assert_msg(n == 0, "%s: got %zd unexpected bytes", what, n);
+	ck_assert_msg(how == 0 || how == ECONNRESET,
+	    "%s: not closed within %d ms: %s", what, timeout_ms,
+	    strerror(how));
+}
+
+#define INTEG_BULK_CHUNK	(256 * 1024)
+
+/*
+ * Send total pseudo-random bytes (integ_fill from seed) on the connected
+ * stream fd to an echo, reading the echo at the same time, all within
+ * timeout_ms.  Asserts that exactly total bytes came back, with the
+ * SHA-256 of what was sent.  fd is left non-blocking and open.
+ */
+void
+integ_bulk_echo(int fd, unsigned long long total, uint64_t seed,
+    int timeout_ms)
+{
+	struct pollfd		 pfd;
+	EVP_MD_CTX		*smd, *rmd;
+	unsigned char		*sbuf, *rbuf;
+	char			 shex[65], rhex[65];
+	unsigned long long	 queued = 0, sent = 0, recvd = 0;
+	uint64_t		 state = seed, deadline;
+	size_t			 soff = 0, slen = 0;
+	ssize_t			 n;
+	long			 iter;
+
+	sbuf = malloc(INTEG_BULK_CHUNK);
+	rbuf = malloc(INTEG_BULK_CHUNK);
+	ck_assert_msg(sbuf != NULL && rbuf != NULL, "out of memory");
+	smd = integ_sha256_new();
+	rmd = integ_sha256_new();
+	ck_assert(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == 0);
+	deadline = integ_now_ms() + (uint64_t)timeout_ms;
+	for (iter = 0; recvd < total && iter < 100000000L; iter++) {
+		ck_assert_msg(integ_now_ms() < deadline, "after %d ms: sent "
+		    "%llu, received %llu of %llu bytes", timeout_ms, sent,
+		    recvd, total);
+		if (soff == slen && queued < total) {
+			slen = total - queued < INTEG_BULK_CHUNK ?
+			    (size_t)(total - queued) : INTEG_BULK_CHUNK;
+			integ_fill(sbuf, slen, &state);
+			EVP_DigestUpdate(smd, sbuf, slen);
+			queued += slen;
+			soff = 0;
+		}
+		pfd.fd = fd;
+		pfd.events = POLLIN | (soff < slen ? POLLOUT : 0);
+		if (poll(&pfd, 1, 1000) <= 0)
+			continue;
+		if ((pfd.revents & POLLOUT) && soff < slen) {
+			n = send(fd, sbuf + soff, slen - soff,
+			    MSG_NOSIGNAL | MSG_DONTWAIT);
+			ck_assert_msg(n > 0 || errno == EAGAIN, "send after "
+			    "%llu bytes: %s", sent, integ_io_state());
+			if (n > 0) {
+				soff += (size_t)n;
+				sent += (unsigned long long)n;
+			}
+		}
+		if (pfd.revents & (POLLIN | POLLHUP | POLLERR)) {
+			n = recv(fd, rbuf, INTEG_BULK_CHUNK, MSG_DONTWAIT);
+			ck_assert_msg(n != 0, "EOF after receiving %llu of "
+			    "%llu bytes", recvd, total);
+			ck_assert_msg(n > 0 || errno == EAGAIN, "recv after "
+			    "%llu bytes: %s", recvd, integ_io_state());
+			if (n > 0) {
+				EVP_DigestUpdate(rmd, rbuf, (size_t)n);
+				recvd += (unsigned long long)n;
+			}
+		}
+	}
+	ck_assert_msg(sent == total && recvd == total, "sent %llu, "
+	    "received %llu, expected %llu", sent, recvd, total);
+	integ_sha256_final(smd, shex);
+	integ_sha256_final(rmd, rhex);
+	ck_assert_str_eq(rhex, shex);
+	free(sbuf);
+	free(rbuf);
+}
+
 /*
  * Time and data
  */
@@ -1126,6 +1826,33 @@ integ_sha256_hex(const void *buf, size_t len, char hex[65])
 	    1 && mdlen == 32, "EVP_Digest failed");
 	for (i = 0; i < 32; i++)
 		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+}
+
+/* A SHA-256 context to feed with EVP_DigestUpdate; integ_sha256_final. */
+EVP_MD_CTX *
+integ_sha256_new(void)
+{
+	EVP_MD_CTX	*md;
+
+	md = EVP_MD_CTX_new();
+	ck_assert_msg(md != NULL, "out of memory");
+	ck_assert(EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1);
+	return (md);
+}
+
+/* The digest of md in hex; md is freed. */
+const char *
+integ_sha256_final(EVP_MD_CTX *md, char hex[65])
+{
+	unsigned char	d[EVP_MAX_MD_SIZE];
+	unsigned int	len = 0, i;
+
+	ck_assert_msg(EVP_DigestFinal_ex(md, d, &len) == 1 && len == 32,
+	    "EVP_DigestFinal_ex failed");
+	for (i = 0; i < len; i++)
+		snprintf(hex + 2 * i, 3, "%02x", d[i]);
+	EVP_MD_CTX_free(md);
+	return (hex);
 }
 
 /*
@@ -1374,6 +2101,44 @@ integ_echo_start(enum integ_echo_kind kind, int family)
 	ck_assert_msg(pthread_create(&e->thread, NULL, integ_echo_main, e) ==
 	    0, "pthread_create failed");
 	return (e);
+}
+
+/* What an INTEG_ECHO_HALFCLOSE peer answers to len bytes of buf. */
+const char *
+integ_halfclose_answer(const void *buf, size_t len, char *want, size_t size)
+{
+	char	hex[65];
+
+	integ_sha256_hex(buf, len, hex);
+	snprintf(want, size, INTEG_HALFCLOSE_FMT, (unsigned long long)len,
+	    hex);
+	return (want);
+}
+
+/*
+ * Send len bytes of buf on a TCP stream that ends at an
+ * INTEG_ECHO_HALFCLOSE peer, then our FIN: its answer must come back
+ * whole, then EOF, within INTEG_IO_MS.  Returns the answer's length.
+ */
+size_t
+integ_halfclose_ok(int fd, const void *buf, size_t len, const char *what)
+{
+	char	want[160], got[256];
+	ssize_t	n;
+	int	how;
+
+	integ_halfclose_answer(buf, len, want, sizeof(want));
+	ck_assert_msg(integ_send_all(fd, buf, len, INTEG_IO_MS) == 0,
+	    "%s: send: %s", what, integ_io_state());
+	ck_assert_msg(shutdown(fd, SHUT_WR) == 0, "%s: shutdown: %s", what,
+	    strerror(errno));
+	n = integ_read_eof(fd, got, sizeof(got) - 1, INTEG_IO_MS, &how);
+	got[n > 0 ? n : 0] = '\0';
+	ck_assert_msg(how == 0, "%s: after the answer \"%s\": %s instead of "
+	    "EOF", what, got, strerror(how));
+	ck_assert_msg(strcmp(got, want) == 0, "%s: the answer was \"%s\", "
+	    "expected \"%s\"", what, got, want);
+	return (strlen(want));
 }
 
 uint16_t
