@@ -363,6 +363,20 @@ flow_keep_alts(struct flow *f, struct evutil_addrinfo *ai)
 	}
 }
 
+/* Keep only the further addresses the service's allow list permits. */
+void
+flow_filter_alts(struct flow *f)
+{
+	int	i, n = 0;
+
+	for (i = f->ialt; i < f->nalts; i++)
+		if (service_allows(f->service->conf,
+		    (struct sockaddr *)&f->alts[i]))
+			f->alts[n++] = f->alts[i];
+	f->nalts = n;
+	f->ialt = 0;
+}
+
 /* The next address of the destination's name, if there is one. */
 int
 flow_next_address(struct flow *f, struct sockaddr_storage *ss,
@@ -482,6 +496,7 @@ half_dial(struct half *h, int socktype,
 	struct service	*svc = f->service;
 
 	h->dial = dial;
+	f->dial_deadline = now_ms() + svc->conf->connect_timeout;
 	if (f->dstlen != 0)
 		return (dial(h, (struct sockaddr *)&f->dst, f->dstlen));
 	if (svc->fwdlen != 0)

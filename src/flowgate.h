@@ -336,6 +336,10 @@ int		 udp_listen_socket(const struct service_conf *,
 		    const struct sockaddr *, socklen_t, const char **);
 int		 tcp_connect(struct half *, const struct sockaddr *, socklen_t,
 		    uint64_t timeout_ms, void (*)(struct half *, int));
+int		 tcp_connect_any(struct half *, const struct sockaddr *,
+		    socklen_t, void (*)(struct half *, int));
+int		 tcp_connect_retry(struct half *, int *,
+		    void (*)(struct half *, int));
 int		 transport_check_hostport(const struct service_conf *, int,
 		    const char **);
 
@@ -433,6 +437,7 @@ struct flow {
 	struct sockaddr_storage *alts;	/* further addresses of the name */
 	int		 nalts;
 	int		 ialt;		/* the next one to try */
+	uint64_t	 dial_deadline;	/* ms: connect (and handshake) by then */
 	const char	*reason;	/* why it closed: one word */
 	int		 err;		/* errno behind the reason, or 0 */
 };
@@ -474,6 +479,7 @@ void		 flow_resolve(struct flow *, const char *host, uint16_t port,
 		    int socktype, flow_resolve_cb);
 int		 flow_next_address(struct flow *, struct sockaddr_storage *,
 		    socklen_t *);
+void		 flow_filter_alts(struct flow *);
 void		 half_reset(struct half *);
 int		 half_dial(struct half *, int socktype,
 		    int (*)(struct half *, const struct sockaddr *, socklen_t));

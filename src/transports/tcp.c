@@ -219,23 +219,70 @@ tcp_connect(struct half *h, const struct sockaddr *sa, socklen_t len,
 	return (event_add(h->wev, NULL));
 }
 
-static void
-tcp_connected(struct half *h, int err)
+/*
+ * Connect h to sa or, when that cannot even start, to the name's next
+ * addresses, all within the flow's dial deadline.  Returns 0 with a
+ * connect under way, or -1 with errno.
+ */
+int
+tcp_connect_any(struct half *h, const struct sockaddr *sa, socklen_t len,
+    void (*done)(struct half *, int))
 {
 	struct flow		*f = h->flow;
 	struct sockaddr_storage	 ss;
-	socklen_t		 len;
+	socklen_t		 sl;
+	uint64_t		 now;
+	int			 e;
 
-	/* A name with more addresses: try the next one. */
-	while (err != 0 && flow_next_address(f, &ss, &len) == 0) {
+	for (;;) {
+		if ((now = now_ms()) >= f->dial_deadline) {
+			errno = ETIMEDOUT;
+			return (-1);
+		}
+		if (tcp_connect(h, sa, len, f->dial_deadline - now, done) == 0)
+			return (0);
+		e = errno;
+		if (flow_next_address(f, &ss, &sl) == -1) {
+			errno = e;
+			return (-1);
+		}
 		flow_log(f, LOG_LVL_DEBUG, "connect failed (%s), trying the "
-		    "next address", strerror(err));
+		    "next address", strerror(e));
 		half_reset(h);
-		if (tcp_connect(h, (struct sockaddr *)&ss, len,
-		    f->service->conf->connect_timeout, tcp_connected) == 0)
-			return;
-		err = errno;
+		sa = (struct sockaddr *)&ss;
+		len = sl;
 	}
+}
+
+/*
+ * From a connect callback: after a failure, dial the name's next address.
+ * Returns 1 with a new connect under way, else 0 and *err to report.
+ */
+int
+tcp_connect_retry(struct half *h, int *err, void (*done)(struct half *, int))
+{
+	struct flow		*f = h->flow;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sl;
+
+	if (*err == 0 || flow_next_address(f, &ss, &sl) == -1)
+		return (0);
+	flow_log(f, LOG_LVL_DEBUG, "connect failed (%s), trying the next "
+	    "address", strerror(*err));
+	half_reset(h);
+	if (tcp_connect_any(h, (struct sockaddr *)&ss, sl, done) == 0)
+		return (1);
+	*err = errno;
+	return (0);
+}
+
+static void
+tcp_connected(struct half *h, int err)
+{
+	struct flow	*f = h->flow;
+
+	if (tcp_connect_retry(h, &err, tcp_connected))
+		return;
 	if (err != 0) {
 		f->err = err;
 		flow_close(f, err == ECONNREFUSED ? "refused" :
@@ -248,8 +295,7 @@ tcp_connected(struct half *h, int err)
 static int
 tcp_dial(struct half *h, const struct sockaddr *sa, socklen_t len)
 {
-	return (tcp_connect(h, sa, len, h->flow->service->conf->connect_timeout,
-	    tcp_connected));
+	return (tcp_connect_any(h, sa, len, tcp_connected));
 }
 
 static int

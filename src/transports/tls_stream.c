@@ -95,7 +95,10 @@ tls_in_routed(struct flow *f, const struct sockaddr *sa, socklen_t len,
 	}
 	memcpy(&f->dst, sa, len);
 	f->dstlen = len;
-	if (ts->check_allow && !service_allows(f->service->conf, sa)) {
+	if (ts->check_allow)
+		flow_filter_alts(f);
+	if (ts->check_allow && !service_allows(f->service->conf, sa) &&
+	    flow_next_address(f, &f->dst, &f->dstlen) == -1) {
 		flow_log(f, LOG_LVL_WARN, "destination not allowed dst=%s "
 		    "host=%s", addr_str(sa, a, sizeof(a)), ts->hdr.host);
 		flow_close(f, "denied");
@@ -301,21 +304,10 @@ static void
 tls_out_connected(struct half *h, int err)
 {
 	struct flow		*f = h->flow;
-	struct sockaddr_storage	 ss;
-	socklen_t		 len;
-	uint64_t		 spent = now_ms() - f->start;
-	uint64_t		 left = f->service->conf->connect_timeout;
+	uint64_t		 now;
 
-	/* A name with more addresses: try the next one. */
-	while (err != 0 && flow_next_address(f, &ss, &len) == 0) {
-		flow_log(f, LOG_LVL_DEBUG, "connect failed (%s), trying the "
-		    "next address", strerror(err));
-		half_reset(h);
-		if (tcp_connect(h, (struct sockaddr *)&ss, len, left,
-		    tls_out_connected) == 0)
-			return;
-		err = errno;
-	}
+	if (tcp_connect_retry(h, &err, tls_out_connected))
+		return;
 	if (err != 0) {
 		f->err = err;
 		flow_close(f, err == ECONNREFUSED ? "refused" :
@@ -330,17 +322,17 @@ tls_out_connected(struct half *h, int err)
 		return;
 	}
 	/* One deadline covers the connect and the handshake. */
-	left = spent < left ? left - spent : 1;
+	now = now_ms();
 	event_free(h->wev);
 	h->wev = NULL;
-	tls_handshake(h, 0, left, tls_out_handshake_done);
+	tls_handshake(h, 0, f->dial_deadline > now ? f->dial_deadline - now :
+	    1, tls_out_handshake_done);
 }
 
 static int
 tls_dial(struct half *h, const struct sockaddr *sa, socklen_t len)
 {
-	return (tcp_connect(h, sa, len, h->flow->service->conf->connect_timeout,
-	    tls_out_connected));
+	return (tcp_connect_any(h, sa, len, tls_out_connected));
 }
 
 static int
