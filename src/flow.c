@@ -795,6 +795,13 @@ half_peer(struct half *h)
 	return (h == &h->flow->in ? &h->flow->out : &h->flow->in);
 }
 
+/* TLS records written but not yet taken by the socket (tls_cork). */
+static size_t
+half_wpending(struct half *h)
+{
+	return (h->ssl != NULL ? tls_wpending(h->ssl) : 0);
+}
+
 struct evbuffer *
 half_outq(struct half *h)
 {
@@ -907,11 +914,12 @@ relay_fail(struct flow *f, int err)
 		flow_close(f, "error");
 }
 
-/* Both write sides are shut: the flow is done. */
+/* Both write sides are shut and written out: the flow is done. */
 static int
 relay_check_done(struct flow *f)
 {
-	if ((f->in.flags & HALF_SHUTWR) && (f->out.flags & HALF_SHUTWR)) {
+	if ((f->in.flags & HALF_SHUTWR) && (f->out.flags & HALF_SHUTWR) &&
+	    half_wpending(&f->in) == 0 && half_wpending(&f->out) == 0) {
 		flow_close(f, "closed");
 		return (-1);
 	}
@@ -928,6 +936,11 @@ half_shutdown(struct half *h)
 		ERR_clear_error();
 		(void)SSL_shutdown(h->ssl);
 		ERR_clear_error();
+		if (half_wpending(h) > 0) {
+			/* close_notify waits behind records: relay_flush. */
+			event_add(h->wev, NULL);
+			return (0);
+		}
 	} else if (h->fd != -1)
 		(void)shutdown(h->fd, SHUT_WR);
 	return (relay_check_done(h->flow));
@@ -956,6 +969,23 @@ relay_flush(struct half *h)
 	ssize_t		 n;
 	u_char		*p;
 
+	if (h->ssl != NULL) {
+		if (tls_wflush(h->ssl) == -1) {
+			relay_fail(f, errno);
+			return (-1);
+		}
+		if (half_wpending(h) > 0) {
+			event_add(h->wev, NULL);
+			return (0);
+		}
+		if (h->flags & HALF_SHUTWR) {
+			/* Only close_notify was left. */
+			if (!(h->flags & HALF_RWANTW))
+				event_del(h->wev);
+			return (relay_check_done(f));
+		}
+		tls_cork(h->ssl, f->worker->tbuf, TLS_CORK_BUF);
+	}
 	while (h->outq != NULL && (len = evbuffer_get_length(h->outq)) > 0) {
 		if (h->ssl == NULL) {
 			n = evbuffer_write(h->outq, h->fd);
@@ -977,10 +1007,14 @@ relay_flush(struct half *h)
 			return (-1);
 		}
 	}
+	if (h->ssl != NULL && tls_uncork(h->ssl) == -1) {
+		relay_fail(f, errno);
+		return (-1);
+	}
 	len = h->outq != NULL ? evbuffer_get_length(h->outq) : 0;
 	if (len <= f->service->conf->buffer / 2)
 		half_resume(src);
-	if (len > 0) {
+	if (len > 0 || half_wpending(h) > 0) {
 		event_add(h->wev, NULL);
 		return (0);
 	}
@@ -999,7 +1033,8 @@ relay_eof(struct half *src, struct half *dst)
 	event_del(src->ev);
 	if (dst->flags & HALF_SHUTWR)
 		return (relay_check_done(src->flow));
-	if (dst->outq != NULL && evbuffer_get_length(dst->outq) > 0) {
+	if ((dst->outq != NULL && evbuffer_get_length(dst->outq) > 0) ||
+	    half_wpending(dst) > 0) {
 		dst->flags |= HALF_SHUTPEND;
 		return (0);
 	}
@@ -1054,6 +1089,10 @@ relay_pump(struct half *src)
 			continue;	/* nowhere to go: discard */
 		w = 0;
 		if (dst->outq == NULL || evbuffer_get_length(dst->outq) == 0) {
+			/* Records of one read leave in one write(2). */
+			if (dst->ssl != NULL)
+				tls_cork(dst->ssl, f->worker->tbuf,
+				    TLS_CORK_BUF);
 			while (w < n) {
 				ssize_t	k = half_write(dst, buf + w,
 				    (size_t)(n - w));
@@ -1066,6 +1105,14 @@ relay_pump(struct half *src)
 					return (-1);
 				}
 				w += k;
+			}
+			if (dst->ssl != NULL) {
+				if (tls_uncork(dst->ssl) == -1) {
+					relay_fail(f, errno);
+					return (-1);
+				}
+				if (half_wpending(dst) > 0)
+					event_add(dst->wev, NULL);
 			}
 		}
 		if (w < n) {
@@ -1121,6 +1168,8 @@ relay_events(struct half *h)
 	    h);
 	h->wev = event_new(base, h->fd, EV_WRITE | EV_PERSIST,
 	    relay_write_cb, h);
+	if (h->ssl != NULL)
+		tls_relay_mode(h->ssl);
 	if (h->ev == NULL || h->wev == NULL || event_add(h->ev, NULL) == -1)
 		return (-1);
 	return (0);

@@ -53,6 +53,7 @@
 #define FG_MAX_DGRAM		65535	/* largest UDP payload we read */
 #define FG_MAX_UDP_PAYLOAD	65507	/* largest IPv4 UDP payload */
 #define FG_BATCH		32	/* recvmmsg/sendmmsg batch size */
+#define FG_SBUF			(96 * 1024)	/* records sent in one batch */
 
 struct transport_ops;
 struct evconnlistener;
@@ -263,6 +264,13 @@ void		 tls_handshake(struct half *, int server, uint64_t timeout_ms,
 #define TLS_HS_FAIL	0
 #define TLS_HS_TIMEOUT	(-1)
 const char	*tls_error_reason(char *, size_t);
+int		 tls_set_fd(void *ssl, int fd);
+void		 tls_relay_mode(void *ssl);
+void		 tls_cork(void *ssl, u_char *buf, size_t cap);
+int		 tls_uncork(void *ssl);
+size_t		 tls_wpending(void *ssl);
+int		 tls_wflush(void *ssl);
+#define TLS_CORK_BUF	(80 * 1024)	/* four full records and then some */
 
 /* probe.c: the "probe" command. */
 #define CERTS_NAME_DEFAULT	"godoxy.agent"
@@ -287,6 +295,8 @@ struct dgram {
 	u_char		*buf;
 	size_t		 len;
 };
+int		 udp_sendv(int fd, struct sockaddr *, socklen_t,
+		    const struct dgram *, int n, int *nogso);
 
 struct transport_ops {
 	const char	*name;		/* URL scheme */
@@ -380,6 +390,7 @@ struct half {
 #define HALF_RPAUSED	0x10	/* reading paused: the peer's outq is full */
 #define HALF_RWANTW	0x20	/* SSL_read wants the socket writable */
 #define HALF_WWANTR	0x40	/* SSL_write wants the socket readable */
+#define HALF_NOGSO	0x80	/* the path refused UDP segmentation offload */
 };
 
 /* The timer wheel: slots of wheel_tick ms, lazily re-armed on expiry. */
@@ -558,6 +569,8 @@ struct worker {
 	u_char		*rbuf;		/* FG_BATCH * FG_MAX_DGRAM; also the
 					   stream relay's scratch */
 	u_char		*xbuf;		/* FG_MAX_DGRAM + 1: decrypted records */
+	u_char		*tbuf;		/* TLS_CORK_BUF: corked TLS records */
+	u_char		*sbuf;		/* FG_SBUF: DTLS records to send */
 };
 
 int		 worker_start(struct worker *, int idx);

@@ -25,12 +25,14 @@
 
 #include <sys/types.h>
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/hmac.h>
@@ -38,6 +40,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <event2/buffer.h>
 #include <event2/event.h>
 
 #include "flowgate.h"
@@ -528,4 +531,276 @@ tls_handshake(struct half *h, int server, uint64_t timeout_ms,
 		return;
 	}
 	event_active(h->ev, EV_READ, 0);
+}
+
+/*
+ * The write side of a TLS stream.  OpenSSL hands its BIO one record per
+ * write, so a 64 KiB relay read would leave as four write(2) calls and
+ * four small segments.  While the relay corks a half, its records gather
+ * in the worker's buffer and leave in one write at tls_uncork().  What the
+ * socket does not take waits in the half's backlog; while there is one, a
+ * corked write is refused (SSL_write says WANT_WRITE and the relay queues
+ * the plaintext, as with a full socket), so the backlog never holds more
+ * than one corked batch plus the odd alert.  Reads use a plain socket BIO.
+ */
+struct tls_wio {
+	int		 fd;
+	int		 relay;		/* accept everything when uncorked */
+	u_char		*cbuf;		/* corked: the worker's buffer */
+	size_t		 clen;
+	size_t		 ccap;
+	struct evbuffer	*backlog;
+};
+
+static BIO_METHOD	*tls_wio_method;
+static int		 tls_wio_type = -1;
+static pthread_once_t	 tls_wio_once = PTHREAD_ONCE_INIT;
+
+static size_t
+tls_wio_pending(const struct tls_wio *io)
+{
+	return (io->backlog != NULL ? evbuffer_get_length(io->backlog) : 0);
+}
+
+static int
+tls_wio_queue(struct tls_wio *io, const void *buf, size_t len)
+{
+	if (io->backlog == NULL && (io->backlog = evbuffer_new()) == NULL)
+		return (-1);
+	return (evbuffer_add(io->backlog, buf, len));
+}
+
+/* write(2) all of buf or what the socket takes; -1 only on an error. */
+static ssize_t
+tls_wio_send(struct tls_wio *io, const void *buf, size_t len)
+{
+	ssize_t	n;
+
+	do
+		n = write(io->fd, buf, len);
+	while (n == -1 && errno == EINTR);
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		n = 0;
+	return (n);
+}
+
+static int
+tls_wio_write(BIO *b, const char *buf, int len)
+{
+	struct tls_wio	*io = BIO_get_data(b);
+	ssize_t		 n;
+
+	BIO_clear_retry_flags(b);
+	if (len <= 0)
+		return (0);
+	if (tls_wio_pending(io) > 0) {
+		if (io->cbuf != NULL) {
+			BIO_set_retry_write(b);
+			return (-1);
+		}
+		/* Uncorked: an alert or a handshake message, after the rest. */
+		return (tls_wio_queue(io, buf, (size_t)len) == -1 ? -1 : len);
+	}
+	if (io->cbuf != NULL) {
+		if (io->clen + (size_t)len > io->ccap) {
+			/* Full: out with what gathered, then take this one. */
+			if ((n = tls_wio_send(io, io->cbuf, io->clen)) == -1)
+				return (-1);
+			if ((size_t)n < io->clen) {
+				if (tls_wio_queue(io, io->cbuf + n,
+				    io->clen - (size_t)n) == -1)
+					return (-1);
+				io->clen = 0;
+				BIO_set_retry_write(b);
+				return (-1);
+			}
+			io->clen = 0;
+		}
+		if ((size_t)len <= io->ccap) {
+			memcpy(io->cbuf + io->clen, buf, (size_t)len);
+			io->clen += (size_t)len;
+			return (len);
+		}
+	}
+	if ((n = tls_wio_send(io, buf, (size_t)len)) == -1)
+		return (-1);
+	if (n == len)
+		return (len);
+	if (io->relay) {
+		if (tls_wio_queue(io, buf + n, (size_t)(len - n)) == -1)
+			return (-1);
+		return (len);
+	}
+	/* During the handshake: a socket BIO's terms. */
+	if (n > 0)
+		return ((int)n);
+	BIO_set_retry_write(b);
+	return (-1);
+}
+
+static long
+tls_wio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+	struct tls_wio	*io = BIO_get_data(b);
+
+	switch (cmd) {
+	case BIO_CTRL_FLUSH:
+		/* The backlog goes when the socket is writable. */
+		return (1);
+	case BIO_CTRL_WPENDING:
+		return ((long)(tls_wio_pending(io) + io->clen));
+	case BIO_C_GET_FD:
+		if (ptr != NULL)
+			*(int *)ptr = io->fd;
+		return (io->fd);
+	default:
+		return (0);
+	}
+}
+
+static int
+tls_wio_destroy(BIO *b)
+{
+	struct tls_wio	*io = BIO_get_data(b);
+
+	if (io != NULL) {
+		if (io->backlog != NULL)
+			evbuffer_free(io->backlog);
+		free(io);
+		BIO_set_data(b, NULL);
+	}
+	return (1);
+}
+
+static void
+tls_wio_init(void)
+{
+	tls_wio_type = BIO_get_new_index() | BIO_TYPE_SOURCE_SINK;
+	tls_wio_method = BIO_meth_new(tls_wio_type, "flowgate tls writer");
+	if (tls_wio_method == NULL ||
+	    BIO_meth_set_write(tls_wio_method, tls_wio_write) != 1 ||
+	    BIO_meth_set_ctrl(tls_wio_method, tls_wio_ctrl) != 1 ||
+	    BIO_meth_set_destroy(tls_wio_method, tls_wio_destroy) != 1)
+		fatalx("cannot make the TLS writer BIO method");
+}
+
+static struct tls_wio *
+tls_wio(void *ssl)
+{
+	BIO	*b = SSL_get_wbio(ssl);
+
+	if (b == NULL || BIO_method_type(b) != tls_wio_type)
+		return (NULL);
+	return (BIO_get_data(b));
+}
+
+/* Attach fd to ssl: a socket BIO to read, the corking writer to write. */
+int
+tls_set_fd(void *ssl, int fd)
+{
+	struct tls_wio	*io;
+	BIO		*rb, *wb;
+
+	pthread_once(&tls_wio_once, tls_wio_init);
+	if ((io = calloc(1, sizeof(*io))) == NULL)
+		return (-1);
+	io->fd = fd;
+	if ((rb = BIO_new_socket(fd, BIO_NOCLOSE)) == NULL) {
+		free(io);
+		return (-1);
+	}
+	if ((wb = BIO_new(tls_wio_method)) == NULL) {
+		BIO_free(rb);
+		free(io);
+		return (-1);
+	}
+	BIO_set_data(wb, io);
+	BIO_set_init(wb, 1);
+	SSL_set_bio(ssl, rb, wb);
+	return (0);
+}
+
+/* The handshake is over: from now on nothing written is refused uncorked. */
+void
+tls_relay_mode(void *ssl)
+{
+	struct tls_wio	*io;
+
+	if ((io = tls_wio(ssl)) != NULL)
+		io->relay = 1;
+}
+
+/* Gather the records written until tls_uncork() in buf. */
+void
+tls_cork(void *ssl, u_char *buf, size_t cap)
+{
+	struct tls_wio	*io;
+
+	if ((io = tls_wio(ssl)) != NULL) {
+		io->cbuf = buf;
+		io->clen = 0;
+		io->ccap = cap;
+	}
+}
+
+/*
+ * Write what gathered; what the socket does not take goes to the backlog.
+ * Returns -1 with errno on a socket error.
+ */
+int
+tls_uncork(void *ssl)
+{
+	struct tls_wio	*io;
+	ssize_t		 n;
+	int		 r = 0;
+
+	if ((io = tls_wio(ssl)) == NULL || io->cbuf == NULL)
+		return (0);
+	if (io->clen > 0) {
+		if ((n = tls_wio_send(io, io->cbuf, io->clen)) == -1)
+			r = -1;
+		else if ((size_t)n < io->clen && tls_wio_queue(io,
+		    io->cbuf + n, io->clen - (size_t)n) == -1) {
+			errno = ENOMEM;
+			r = -1;
+		}
+	}
+	io->cbuf = NULL;
+	io->clen = io->ccap = 0;
+	return (r);
+}
+
+/* Bytes OpenSSL wrote that the socket has not taken yet. */
+size_t
+tls_wpending(void *ssl)
+{
+	struct tls_wio	*io;
+
+	if ((io = tls_wio(ssl)) == NULL)
+		return (0);
+	return (tls_wio_pending(io));
+}
+
+/* Write out the backlog: 0 when it is empty, -1 with errno on an error. */
+int
+tls_wflush(void *ssl)
+{
+	struct tls_wio	*io;
+	int		 n;
+
+	if ((io = tls_wio(ssl)) == NULL)
+		return (0);
+	while (tls_wio_pending(io) > 0) {
+		n = evbuffer_write(io->backlog, io->fd);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			return (-1);
+		}
+		if (n == 0)
+			break;
+	}
+	return (0);
 }

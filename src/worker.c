@@ -199,6 +199,8 @@ worker_main(void *arg)
 		config_unref(w->config);
 	free(w->rbuf);
 	free(w->xbuf);
+	free(w->tbuf);
+	free(w->sbuf);
 	event_base_free(w->base);
 	return (NULL);
 }
@@ -230,6 +232,8 @@ worker_start(struct worker *w, int idx)
 	wheel_init(&w->wheel, WORKER_TICK_MS, now_ms());
 	w->rbuf = xcalloc(FG_BATCH, FG_MAX_DGRAM + 1);
 	w->xbuf = xcalloc(1, FG_MAX_DGRAM + 1);
+	w->tbuf = xcalloc(1, TLS_CORK_BUF);
+	w->sbuf = xcalloc(1, FG_SBUF);
 	w->wheel_ev = event_new(w->base, -1, EV_PERSIST, worker_tick_cb, w);
 	w->cmd_ev = event_new(w->base, -1, 0, worker_cmd_cb, w);
 	w->reap_ev = event_new(w->base, -1, 0, worker_reap_cb, w);

@@ -64,6 +64,19 @@
 #define DTLS_MTU	1200	/* pion's; only handshake messages obey it */
 #define DTLS_BATCHES	4	/* recvmmsg calls per wakeup */
 
+/*
+ * The records of one dtls_dgram_send() call, in the worker's send buffer:
+ * they leave together (sendmmsg, and one segmented datagram for a run of
+ * equal sizes), not one sendto(2) each.
+ */
+struct dtls_batch {
+	u_char		*buf;
+	size_t		 used;
+	struct dgram	 d[FG_BATCH];
+	int		 n;
+	uint64_t	 lost;		/* the socket refused them */
+};
+
 /* What the peer BIO reads (the current datagram) and where it sends. */
 struct dtls_io {
 	int			 fd;
@@ -71,12 +84,29 @@ struct dtls_io {
 	socklen_t		 peerlen;
 	const u_char		*in;	/* NULL once OpenSSL took it */
 	size_t			 inlen;
+	struct dtls_batch	*batch;	/* gathering records, or NULL */
+	int			 nogso;	/* the path refused segmentation */
+	int			 err;	/* a client's socket: ICMP error seen */
+};
+
+/*
+ * Datagrams of one relaying session decrypted during one read of the
+ * listening socket: each in place of its own record, in the worker's
+ * receive buffer, so they go on as one batch (flow_dgram_in) and no copy.
+ */
+struct dtls_col {
+	struct flow	*f;		/* whose, or NULL */
+	u_char		*obuf;		/* where the next record decrypts */
+	size_t		 ocap;
+	struct dgram	 d[FG_BATCH];
+	int		 n;
 };
 
 /* A service's listener state in one worker. */
 struct dtls_srv {
 	SSL		*listener;	/* for addresses with no session */
 	struct dtls_io	 lio;		/* its BIO's */
+	struct dtls_col	*col;		/* during dtls_listen_cb */
 	uint64_t	 hellos;	/* answered statelessly */
 	uint64_t	 junk;		/* ignored datagrams */
 };
@@ -116,15 +146,44 @@ dtls_bio_read(BIO *b, char *buf, int len)
 	return ((int)n);
 }
 
+static void
+dtls_batch_flush(struct dtls_io *io)
+{
+	struct dtls_batch	*bt = io->batch;
+	int			 sent;
+
+	if (bt->n > 0) {
+		sent = udp_sendv(io->fd, (struct sockaddr *)&io->peer,
+		    io->peerlen, bt->d, bt->n, &io->nogso);
+		bt->lost += (uint64_t)(bt->n - sent);
+		if (sent < bt->n && errno == ECONNREFUSED)
+			io->err = errno;
+	}
+	bt->n = 0;
+	bt->used = 0;
+}
+
 /* One datagram per write; a full socket buffer is a lost packet. */
 static int
 dtls_bio_write(BIO *b, const char *buf, int len)
 {
-	struct dtls_io	*io = BIO_get_data(b);
+	struct dtls_io		*io = BIO_get_data(b);
+	struct dtls_batch	*bt = io->batch;
 
 	BIO_clear_retry_flags(b);
-	(void)sendto(io->fd, buf, (size_t)len, MSG_DONTWAIT,
-	    (struct sockaddr *)&io->peer, io->peerlen);
+	if (bt != NULL && len > 0 && (size_t)len <= FG_SBUF) {
+		if (bt->n == FG_BATCH || bt->used + (size_t)len > FG_SBUF)
+			dtls_batch_flush(io);
+		memcpy(bt->buf + bt->used, buf, (size_t)len);
+		bt->d[bt->n].buf = bt->buf + bt->used;
+		bt->d[bt->n++].len = (size_t)len;
+		bt->used += (size_t)len;
+		return (len);
+	}
+	if (sendto(io->fd, buf, (size_t)len, MSG_DONTWAIT,
+	    (struct sockaddr *)&io->peer, io->peerlen) == -1 &&
+	    errno == ECONNREFUSED)
+		io->err = errno;
 	return (len);
 }
 
@@ -310,11 +369,37 @@ dtls_peer_routed(struct flow *f, const struct sockaddr *sa, socklen_t len,
 	flow_open(f);
 }
 
+/* The collector gathering f's datagrams now, if any. */
+static struct dtls_col *
+dtls_collector(struct flow *f)
+{
+	struct dtls_srv	*srv = f->service->tr_priv;
+	struct dtls_peer *p = f->in.tr_priv;
+
+	if (srv == NULL || srv->col == NULL || srv->col->f != f ||
+	    p == NULL || p->state != DP_RELAY)
+		return (NULL);
+	return (srv->col);
+}
+
+/* Pass on what the collector holds.  -1: the flow is gone. */
+static int
+dtls_col_flush(struct dtls_col *col)
+{
+	int	n = col->n;
+
+	col->n = 0;
+	if (n == 0 || col->f == NULL || (col->f->flags & FLOW_F_CLOSING))
+		return (0);
+	return (flow_dgram_in(col->f, col->d, n));
+}
+
 /* One application record from the client.  -1: the flow is gone. */
 static int
 dtls_peer_record(struct flow *f, u_char *buf, size_t len)
 {
 	struct dtls_peer	*p = f->in.tr_priv;
+	struct dtls_col		*col;
 	struct dgram		 d;
 	const char		*errstr = NULL;
 	enum sh_status		 st;
@@ -354,6 +439,16 @@ dtls_peer_record(struct flow *f, u_char *buf, size_t len)
 		    dtls_peer_routed);
 		return ((f->flags & FLOW_F_CLOSING) ? -1 : 0);
 	}
+	if ((col = dtls_collector(f)) != NULL && col->obuf == buf) {
+		/* It stays where it was decrypted until the batch goes. */
+		if (col->n == FG_BATCH && dtls_col_flush(col) == -1)
+			return (-1);
+		col->d[col->n].buf = buf;
+		col->d[col->n++].len = len;
+		col->obuf += len;
+		col->ocap -= len;
+		return (0);
+	}
 	d.buf = buf;
 	d.len = len;
 	return (flow_dgram_in(f, &d, 1));
@@ -364,12 +459,21 @@ static int
 dtls_peer_drain(struct flow *f)
 {
 	struct half	*h = &f->in;
-	u_char		*buf = f->worker->xbuf;
+	struct dtls_col	*col;
+	u_char		*buf;
+	size_t		 cap;
 	int		 n;
 
 	for (;;) {
+		if ((col = dtls_collector(f)) != NULL && col->obuf != NULL) {
+			buf = col->obuf;
+			cap = col->ocap;
+		} else {
+			buf = f->worker->xbuf;
+			cap = FG_MAX_DGRAM;
+		}
 		ERR_clear_error();
-		if ((n = SSL_read(h->ssl, buf, FG_MAX_DGRAM)) > 0) {
+		if ((n = SSL_read(h->ssl, buf, (int)cap)) > 0) {
 			if (dtls_peer_record(f, buf, (size_t)n) == -1)
 				return (-1);
 			continue;
@@ -378,6 +482,11 @@ dtls_peer_drain(struct flow *f)
 		case SSL_ERROR_WANT_READ:
 		case SSL_ERROR_WANT_WRITE:
 			return (0);
+		}
+		/* What came before the end goes first. */
+		if (col != NULL && dtls_col_flush(col) == -1)
+			return (-1);
+		switch (SSL_get_error(h->ssl, n)) {
 		case SSL_ERROR_ZERO_RETURN:
 			flow_close(f, "closed");
 			return (-1);
@@ -621,9 +730,17 @@ static int
 dtls_peer_input(struct flow *f, const u_char *buf, size_t len)
 {
 	struct dtls_peer	*p = f->in.tr_priv;
+	struct dtls_srv		*srv = f->service->tr_priv;
 	SSL			*ssl;
 	BIO			*b;
 
+	/* Anything but a record of a relaying session: in order, alone. */
+	if (srv->col != NULL && srv->col->f == f && (p->pending != NULL ||
+	    p->state != DP_RELAY || dtls_is_new_hello(f->in.ssl, buf, len))) {
+		srv->col->obuf = NULL;
+		if (dtls_col_flush(srv->col) == -1)
+			return (-1);
+	}
 	if (p->pending != NULL) {
 		if (now_ms() < p->pending_deadline) {
 			dtls_pending_input(f, buf, len);
@@ -673,11 +790,16 @@ dtls_listen_cb(evutil_socket_t fd, short what, void *arg)
 	struct mmsghdr		 msgs[FG_BATCH];
 	struct iovec		 iov[FG_BATCH];
 	struct sockaddr_storage	 from[FG_BATCH];
+	struct dtls_srv		*srv = svc->tr_priv;
+	struct dtls_col		 col;
 	struct flow		*f;
 	SSL			*ssl;
 	u_char			*buf;
 	int			 b, i, n;
 
+	col.f = NULL;
+	col.n = 0;
+	srv->col = &col;
 	for (b = 0; b < DTLS_BATCHES; b++) {
 		for (i = 0; i < FG_BATCH; i++) {
 			iov[i].iov_base = w->rbuf + (size_t)i * (FG_MAX_DGRAM + 1);
@@ -692,13 +814,21 @@ dtls_listen_cb(evutil_socket_t fd, short what, void *arg)
 		if (n <= 0) {
 			if (n == -1 && errno != EAGAIN && errno != EINTR)
 				log_warn("service=%s recvmmsg", svc->conf->name);
-			return;
+			break;
 		}
 		for (i = 0; i < n; i++) {
 			buf = iov[i].iov_base;
 			f = flow_lookup(w, svc, (struct sockaddr *)&from[i]);
+			if (f != col.f) {
+				(void)dtls_col_flush(&col);
+				col.f = f;
+			}
 			if (f != NULL) {
+				/* Decrypted in place: the slot is OpenSSL's copy. */
+				col.obuf = buf;
+				col.ocap = FG_MAX_DGRAM + 1;
 				(void)dtls_peer_input(f, buf, msgs[i].msg_len);
+				col.obuf = NULL;
 				continue;
 			}
 			ssl = dtls_listen(svc, buf, msgs[i].msg_len,
@@ -711,9 +841,12 @@ dtls_listen_cb(evutil_socket_t fd, short what, void *arg)
 			if (f != NULL)
 				(void)dtls_peer_input(f, NULL, 0);
 		}
+		/* The slots are reused by the next read. */
+		(void)dtls_col_flush(&col);
 		if (n < FG_BATCH)
-			return;
+			break;
 	}
+	srv->col = NULL;
 }
 
 static int
@@ -785,6 +918,7 @@ dtls_client_step(struct half *h)
 {
 	struct flow		*f = h->flow;
 	const struct service_conf *sc = f->service->conf;
+	struct dtls_io		*io = h->tr_priv;
 	uint8_t			 hdr[SH_SIZE];
 	const char		*errstr = NULL;
 	char			 port[8];
@@ -796,6 +930,12 @@ dtls_client_step(struct half *h)
 		switch (SSL_get_error(h->ssl, r)) {
 		case SSL_ERROR_WANT_READ:
 		case SSL_ERROR_WANT_WRITE:
+			if (io->err != 0) {
+				/* A send met the server port's ICMP error. */
+				errno = io->err;
+				dtls_client_fail(f, "handshake");
+				return;
+			}
 			dtls_timer_arm(h, h->ssl);
 			return;
 		default:
@@ -827,40 +967,86 @@ dtls_client_step(struct half *h)
 	half_ready(h);
 }
 
+/*
+ * The client's socket: up to FG_BATCH datagrams per read, each decrypted
+ * in place of its record, passed on together.
+ */
 static void
 dtls_client_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct half	*h = arg;
 	struct flow	*f = h->flow;
-	struct dgram	 d;
-	u_char		*buf = f->worker->xbuf;
-	int		 n, i;
+	struct worker	*w = f->worker;
+	struct dtls_io	*io = h->tr_priv;
+	struct mmsghdr	 msgs[FG_BATCH];
+	struct iovec	 iov[FG_BATCH];
+	struct dgram	 d[FG_BATCH];
+	u_char		*slot;
+	size_t		 used;
+	int		 b, i, n, r, nd;
 
-	if (!(h->flags & HALF_READY)) {
-		dtls_client_step(h);
-		return;
-	}
-	for (i = 0; i < FG_BATCH; i++) {
-		ERR_clear_error();
-		errno = 0;
-		if ((n = SSL_read(h->ssl, buf, FG_MAX_DGRAM)) > 0) {
-			d.buf = buf;
-			d.len = (size_t)n;
-			if (flow_dgram_out(f, &d, 1) == -1)
-				return;
-			continue;
+	for (b = 0; b < DTLS_BATCHES; b++) {
+		for (i = 0; i < FG_BATCH; i++) {
+			iov[i].iov_base = w->rbuf + (size_t)i * (FG_MAX_DGRAM + 1);
+			iov[i].iov_len = FG_MAX_DGRAM + 1;
+			memset(&msgs[i].msg_hdr, 0, sizeof(msgs[i].msg_hdr));
+			msgs[i].msg_hdr.msg_iov = &iov[i];
+			msgs[i].msg_hdr.msg_iovlen = 1;
 		}
-		switch (SSL_get_error(h->ssl, n)) {
-		case SSL_ERROR_WANT_READ:
-		case SSL_ERROR_WANT_WRITE:
-			return;
-		case SSL_ERROR_ZERO_RETURN:
-			flow_close(f, "closed");
-			return;
-		default:
+		n = recvmmsg(fd, msgs, FG_BATCH, MSG_DONTWAIT, NULL);
+		if (n == -1) {
+			if (errno == EAGAIN || errno == EINTR)
+				return;
+			/* An ICMP error: the server is not there (any more). */
+			ERR_clear_error();
 			dtls_client_fail(f, "read");
 			return;
 		}
+		for (i = 0, nd = 0; i < n; i++) {
+			slot = iov[i].iov_base;
+			io->in = slot;
+			io->inlen = msgs[i].msg_len;
+			if (!(h->flags & HALF_READY)) {
+				dtls_client_step(h);
+				if (f->flags & FLOW_F_CLOSING)
+					return;
+				continue;
+			}
+			for (used = 0;;) {
+				if (nd == FG_BATCH) {
+					if (flow_dgram_out(f, d, nd) == -1)
+						return;
+					nd = 0;
+				}
+				ERR_clear_error();
+				errno = 0;
+				r = SSL_read(h->ssl, slot + used,
+				    (int)(FG_MAX_DGRAM + 1 - used));
+				if (r > 0) {
+					d[nd].buf = slot + used;
+					d[nd++].len = (size_t)r;
+					used += (size_t)r;
+					continue;
+				}
+				r = SSL_get_error(h->ssl, r);
+				if (r == SSL_ERROR_WANT_READ ||
+				    r == SSL_ERROR_WANT_WRITE)
+					break;
+				/* What came before the end goes first. */
+				if (nd > 0 && flow_dgram_out(f, d, nd) == -1)
+					return;
+				if (r == SSL_ERROR_ZERO_RETURN)
+					flow_close(f, "closed");
+				else
+					dtls_client_fail(f, "read");
+				return;
+			}
+			io->in = NULL;
+		}
+		if (nd > 0 && flow_dgram_out(f, d, nd) == -1)
+			return;
+		if (n < FG_BATCH)
+			return;
 	}
 }
 
@@ -879,6 +1065,7 @@ dtls_client_connect(struct half *h, const struct sockaddr *sa,
 {
 	struct flow	*f = h->flow;
 	struct service	*svc = f->service;
+	struct dtls_io	*io;
 	struct timeval	 tv;
 	BIO		*b;
 	uint64_t	 ms = svc->conf->handshake_timeout;
@@ -891,10 +1078,17 @@ dtls_client_connect(struct half *h, const struct sockaddr *sa,
 	if (sa != (const struct sockaddr *)&f->dst)
 		memcpy(&f->dst, sa, len);
 	f->dstlen = len;
-	if ((h->ssl = tls_client_new(svc->conf)) == NULL ||
-	    (b = BIO_new_dgram(h->fd, BIO_NOCLOSE)) == NULL)
+	/* The same BIO as the server's, over this connected socket. */
+	if (h->tr_priv == NULL && (h->tr_priv = calloc(1, sizeof(*io))) == NULL)
 		return (-1);
-	(void)BIO_ctrl(b, BIO_CTRL_DGRAM_SET_CONNECTED, 0, (void *)sa);
+	io = h->tr_priv;
+	memset(io, 0, sizeof(*io));
+	io->fd = h->fd;
+	memcpy(&io->peer, sa, len);
+	io->peerlen = len;
+	if ((h->ssl = tls_client_new(svc->conf)) == NULL ||
+	    (b = dtls_bio_new(io)) == NULL)
+		return (-1);
 	SSL_set_bio(h->ssl, b, b);
 	SSL_set_mtu(h->ssl, DTLS_MTU);
 	SSL_set_connect_state(h->ssl);
@@ -925,14 +1119,22 @@ dtls_open(struct half *h)
 static int
 dtls_dgram_send(struct half *h, struct dgram *d, int n)
 {
-	struct flow	*f = h->flow;
-	uint64_t	 max = f->service->conf->max_datagram;
-	int		 i, r;
+	struct flow		*f = h->flow;
+	uint64_t		 max = f->service->conf->max_datagram;
+	struct dtls_io		*io;
+	struct dtls_batch	 bt;
+	int			 i, r;
 
 	if (h->ssl == NULL || !SSL_is_init_finished(h->ssl)) {
 		f->drops += (uint64_t)n;
 		return (0);
 	}
+	io = BIO_get_data(SSL_get_wbio(h->ssl));
+	bt.buf = f->worker->sbuf;
+	bt.used = 0;
+	bt.n = 0;
+	bt.lost = 0;
+	io->batch = &bt;
 	for (i = 0; i < n; i++) {
 		if (d[i].len > max || d[i].len == 0) {
 			f->drops++;
@@ -946,6 +1148,8 @@ dtls_dgram_send(struct half *h, struct dgram *d, int n)
 			f->drops++;
 			continue;
 		}
+		dtls_batch_flush(io);
+		io->batch = NULL;
 		if (h == &f->out)
 			dtls_client_fail(f, "write");
 		else {
@@ -954,6 +1158,16 @@ dtls_dgram_send(struct half *h, struct dgram *d, int n)
 			    (unsigned long long)f->id);
 			flow_close(f, "tls");
 		}
+		return (-1);
+	}
+	dtls_batch_flush(io);
+	io->batch = NULL;
+	f->drops += bt.lost;
+	if (io->err != 0 && h == &f->out) {
+		/* The server's port said no: the session is gone. */
+		ERR_clear_error();
+		errno = io->err;
+		dtls_client_fail(f, "write");
 		return (-1);
 	}
 	return (0);
@@ -981,7 +1195,8 @@ dtls_close(struct half *h)
 			SSL_free(p->pending);
 		free(p->pio);
 		free(p);
-	}
+	} else
+		free(h->tr_priv);	/* a client's struct dtls_io */
 	h->tr_priv = NULL;
 }
 

@@ -238,7 +238,7 @@ tls_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	f->in.fd = fd;
 	if ((ts = calloc(1, sizeof(*ts))) == NULL ||
 	    (f->in.ssl = SSL_new(svc->conf->tls_ctx)) == NULL ||
-	    SSL_set_fd(f->in.ssl, fd) != 1) {
+	    tls_set_fd(f->in.ssl, fd) == -1) {
 		free(ts);
 		tls_log_errors(LOG_LVL_WARN, "service=%s cannot make a TLS "
 		    "session", svc->conf->name);
@@ -315,7 +315,7 @@ tls_out_connected(struct half *h, int err)
 		return;
 	}
 	if ((h->ssl = tls_client_new(f->service->conf)) == NULL ||
-	    SSL_set_fd(h->ssl, h->fd) != 1) {
+	    tls_set_fd(h->ssl, h->fd) == -1) {
 		tls_log_errors(LOG_LVL_WARN, "service=%s cannot make a TLS "
 		    "session", f->service->conf->name);
 		flow_close(f, "error");

@@ -28,6 +28,7 @@
 #include <sys/socket.h>
 
 #include <netinet/in.h>
+#include <netinet/udp.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -178,46 +179,130 @@ udp_listen_stop(struct service *svc)
 	}
 }
 
-/* Send a batch; both halves use this with their own socket and address. */
-static int
-udp_sendmmsg(struct flow *f, int fd, struct sockaddr *to, socklen_t tolen,
-    struct dgram *d, int n, int is_egress)
+/*
+ * UDP generic segmentation offload: a run of datagrams of one size (the
+ * last may be shorter) to one address leaves as one super-datagram that
+ * the stack splits again, at the device or at the receiving socket.  The
+ * boundaries and the order stay; what is saved is one trip through the
+ * IP stack per datagram.  Paths that refuse it (an MTU below the segment,
+ * no checksum offload) turn it off for that half.
+ */
+#ifdef UDP_SEGMENT
+#define UDP_GSO_SEGS	64	/* UDP_MAX_SEGMENTS on older kernels */
+#define UDP_GSO_BYTES	65507	/* the largest IPv4 UDP payload: all of them */
+#endif
+
+/*
+ * Send d[0..n) to one address (to NULL: the socket's peer), as few
+ * syscalls as the kernel allows.  Returns how many left; fewer than n
+ * with errno set when the socket refused the next one.  *nogso turns
+ * segmentation off, and is set when the path refuses it.
+ */
+int
+udp_sendv(int fd, struct sockaddr *to, socklen_t tolen,
+    const struct dgram *d, int n, int *nogso)
 {
 	struct mmsghdr	msgs[FG_BATCH];
 	struct iovec	iov[FG_BATCH];
-	int		i, k, sent, off = 0;
+	int		grp[FG_BATCH];
+	int		i, k, m, nm, ni, sent, gso, off = 0;
+#ifdef UDP_SEGMENT
+	union {
+		char		buf[CMSG_SPACE(sizeof(uint16_t))];
+		struct cmsghdr	align;
+	}		cm[FG_BATCH];
+	struct cmsghdr	*c;
+	size_t		total;
+#endif
 
 	while (off < n) {
-		k = n - off < FG_BATCH ? n - off : FG_BATCH;
-		for (i = 0; i < k; i++) {
-			iov[i].iov_base = d[off + i].buf;
-			iov[i].iov_len = d[off + i].len;
-			memset(&msgs[i].msg_hdr, 0, sizeof(msgs[i].msg_hdr));
-			msgs[i].msg_hdr.msg_iov = &iov[i];
-			msgs[i].msg_hdr.msg_iovlen = 1;
-			msgs[i].msg_hdr.msg_name = to;
-			msgs[i].msg_hdr.msg_namelen = tolen;
+		gso = 0;
+		for (nm = 0, ni = 0, i = off; i < n && ni < FG_BATCH; nm++) {
+			k = 1;
+#ifdef UDP_SEGMENT
+			total = d[i].len;
+			while (!*nogso && d[i].len > 0 && i + k < n &&
+			    ni + k < FG_BATCH && k < UDP_GSO_SEGS &&
+			    d[i + k].len > 0 && d[i + k].len <= d[i].len &&
+			    total + d[i + k].len <= UDP_GSO_BYTES) {
+				total += d[i + k].len;
+				/* A shorter datagram ends the run. */
+				if (d[i + k++].len < d[i].len)
+					break;
+			}
+#endif
+			for (m = 0; m < k; m++) {
+				iov[ni + m].iov_base = d[i + m].buf;
+				iov[ni + m].iov_len = d[i + m].len;
+			}
+			memset(&msgs[nm].msg_hdr, 0, sizeof(msgs[nm].msg_hdr));
+			msgs[nm].msg_hdr.msg_iov = &iov[ni];
+			msgs[nm].msg_hdr.msg_iovlen = (size_t)k;
+			msgs[nm].msg_hdr.msg_name = to;
+			msgs[nm].msg_hdr.msg_namelen = tolen;
+#ifdef UDP_SEGMENT
+			if (k > 1) {
+				memset(&cm[nm], 0, sizeof(cm[nm]));
+				msgs[nm].msg_hdr.msg_control = cm[nm].buf;
+				msgs[nm].msg_hdr.msg_controllen =
+				    sizeof(cm[nm].buf);
+				c = CMSG_FIRSTHDR(&msgs[nm].msg_hdr);
+				c->cmsg_level = SOL_UDP;
+				c->cmsg_type = UDP_SEGMENT;
+				c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+				*(uint16_t *)(void *)CMSG_DATA(c) =
+				    (uint16_t)d[i].len;
+				gso = 1;
+			}
+#endif
+			grp[nm] = k;
+			ni += k;
+			i += k;
 		}
-		sent = sendmmsg(fd, msgs, (unsigned int)k, MSG_DONTWAIT);
+		do
+			sent = sendmmsg(fd, msgs, (unsigned int)nm,
+			    MSG_DONTWAIT);
+		while (sent == -1 && errno == EINTR);
 		if (sent == -1) {
-			if (errno == EAGAIN || errno == ENOBUFS ||
-			    errno == EINTR) {
-				f->drops += (uint64_t)(n - off);
-				return (0);
+			if (gso && (errno == EINVAL || errno == EIO ||
+			    errno == ENOPROTOOPT || errno == EOPNOTSUPP)) {
+				/* This path cannot segment: send singly. */
+				*nogso = 1;
+				continue;
 			}
-			if (is_egress) {
-				f->err = errno;
-				flow_close(f, errno == ECONNREFUSED ?
-				    "refused" : "error");
-				return (-1);
-			}
-			/* A client we cannot answer: drop, keep the flow. */
-			f->drops += (uint64_t)(n - off);
-			return (0);
+			return (off);
 		}
-		off += sent;
+		for (m = 0; m < sent; m++)
+			off += grp[m];
 	}
-	return (0);
+	return (off);
+}
+
+/* Send a batch; both halves use this with their own socket and address. */
+static int
+udp_sendmmsg(struct half *h, int fd, struct sockaddr *to, socklen_t tolen,
+    struct dgram *d, int n, int is_egress)
+{
+	struct flow	*f = h->flow;
+	int		 sent, nogso = (h->flags & HALF_NOGSO) != 0;
+
+	sent = udp_sendv(fd, to, tolen, d, n, &nogso);
+	if (nogso && !(h->flags & HALF_NOGSO)) {
+		h->flags |= HALF_NOGSO;
+		flow_log(f, LOG_LVL_DEBUG, "udp segmentation offload "
+		    "refused, sending singly");
+	}
+	if (sent == n)
+		return (0);
+	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS ||
+	    !is_egress) {
+		/* Dropped; a client we cannot answer keeps its flow. */
+		f->drops += (uint64_t)(n - sent);
+		return (0);
+	}
+	f->err = errno;
+	flow_close(f, errno == ECONNREFUSED ? "refused" : "error");
+	return (-1);
 }
 
 /* Replies to the client, from the listening socket. */
@@ -228,14 +313,14 @@ udp_in_send(struct half *h, struct dgram *d, int n)
 
 	if (f->service->listen_fd == -1)
 		return (0);
-	return (udp_sendmmsg(f, f->service->listen_fd,
+	return (udp_sendmmsg(h, f->service->listen_fd,
 	    (struct sockaddr *)&f->peer, f->peerlen, d, n, 0));
 }
 
 static int
 udp_out_send(struct half *h, struct dgram *d, int n)
 {
-	return (udp_sendmmsg(h->flow, h->fd, NULL, 0, d, n, 1));
+	return (udp_sendmmsg(h, h->fd, NULL, 0, d, n, 1));
 }
 
 /* Replies from the destination on the flow's connected socket. */

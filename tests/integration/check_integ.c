@@ -582,6 +582,89 @@ START_TEST(test_integ_udp_order_and_names)
 END_TEST
 
 /*
+ * Bursts of datagrams that flowgate sends as segmented runs (UDP GSO: a
+ * run of one size, the last may be shorter) keep every boundary, every
+ * byte and their order, both ways: equal sizes, a shorter one ending a
+ * run, a longer one starting the next, one byte, and a run that would
+ * pass 64 KiB together.
+ */
+#define BURST_N		64
+#define BURST_ROUNDS	3
+
+static size_t
+burst_size(int i)
+{
+	if (i == BURST_N - 1)
+		return (1);
+	if (i >= 40)
+		return (9000);		/* seven of them pass 64 KiB */
+	if (i % 9 == 4)
+		return (700);		/* shorter: ends a run */
+	if (i % 13 == 6)
+		return (1400);		/* longer: starts one */
+	return (1200);
+}
+
+START_TEST(test_integ_udp_burst_boundaries)
+{
+	struct integ_echo	*echo;
+	struct sockaddr_storage	 svc;
+	socklen_t		 svclen;
+	unsigned char		*sent[BURST_N], *buf;
+	uint64_t		 state = 11;
+	size_t			 len;
+	ssize_t			 n;
+	int			 fd, i, r;
+
+	echo = integ_echo_start(INTEG_ECHO_UDP, AF_INET);
+	integ_conf_write(CONF_HEAD("1s")
+	    "  - name: u\n"
+	    "    listen: udp://127.0.0.1:0\n"
+	    "    forward: udp://127.0.0.1:%u\n", (unsigned)integ_echo_port(echo));
+	integ_daemon_start();
+	integ_service_get("u", "udp", &svc, &svclen);
+
+	fd = integ_udp_socket(AF_INET, 4 << 20);
+	ck_assert_msg(fd != -1, "socket: %s", strerror(errno));
+	buf = malloc(65536);
+	ck_assert_ptr_nonnull(buf);
+	for (i = 0; i < BURST_N; i++) {
+		sent[i] = malloc(burst_size(i));
+		ck_assert_ptr_nonnull(sent[i]);
+	}
+	/* The first round sets the flow up; the others hit a live one. */
+	for (r = 0; r < BURST_ROUNDS; r++) {
+		for (i = 0; i < BURST_N; i++) {
+			len = burst_size(i);
+			integ_fill(sent[i], len, &state);
+			ck_assert_msg(sendto(fd, sent[i], len, 0,
+			    (struct sockaddr *)&svc, svclen) == (ssize_t)len,
+			    "sendto: %s", strerror(errno));
+		}
+		for (i = 0; i < BURST_N; i++) {
+			len = burst_size(i);
+			n = integ_recv_wait(fd, buf, 65536, INTEG_IO_MS);
+			ck_assert_msg(n > 0, "round %d reply %d: %s", r, i,
+			    integ_io_state());
+			ck_assert_msg((size_t)n == len && memcmp(buf, sent[i],
+			    len) == 0, "round %d reply %d: %zd bytes where "
+			    "%zu were due, or other bytes (boundary or order "
+			    "lost)", r, i, n, len);
+		}
+	}
+	n = integ_recv_wait(fd, buf, 65536, 200);
+	ck_assert_msg(n == -1, "extra reply of %zd bytes", n);
+
+	for (i = 0; i < BURST_N; i++)
+		free(sent[i]);
+	free(buf);
+	close(fd);
+	integ_daemon_stop_ok(INTEG_STOP_MS);
+	integ_echo_stop(echo);
+}
+END_TEST
+
+/*
  * 7. SIGHUP adds a service; the unchanged one keeps its port and its live
  * connection.
  */
@@ -1487,6 +1570,8 @@ integ_suite(void)
 	    test_integ_udp_icmp_refused);
 	tcase_add_test(integ_tcase(s, "udp_order_and_names", 30),
 	    test_integ_udp_order_and_names);
+	tcase_add_test(integ_tcase(s, "udp_burst_boundaries", 30),
+	    test_integ_udp_burst_boundaries);
 	tcase_add_test(integ_tcase(s, "sighup_changed_forward_keeps_flows",
 	    20), test_integ_sighup_changed_forward_keeps_flows);
 	tcase_add_test(integ_tcase(s, "sighup_broken_config_keeps_old", 30),

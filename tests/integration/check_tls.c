@@ -495,6 +495,55 @@ START_TEST(test_tls_client_server_64mib)
 END_TEST
 
 /*
+ * A FIN right behind 16 MiB: the client shuts its write side as soon as
+ * the last byte is sent, while most of the stream still sits in the
+ * daemons' queues and unsent TLS records.  Every byte still arrives and
+ * comes back before close_notify and the EOF, and both tunnel ends log a
+ * clean close with the full counts.
+ */
+#define FIN_TOTAL	(16ULL * 1024 * 1024)
+
+START_TEST(test_tls_fin_in_flight)
+{
+	struct integ_echo	*echo;
+	struct sockaddr_storage	 svc;
+	socklen_t		 svclen;
+	char			 line[INTEG_LINE_MAX], re[INTEG_RE_MAX];
+	uint16_t		 sport, cport;
+	unsigned		 lport;
+	int			 fd, i;
+
+	echo = integ_echo_start(INTEG_ECHO_TCP, AF_INET);
+	integ_pki_make(&pa, "a");
+	sport = srv_start(&pa, "    allow: [\"127.0.0.0/8\"]\n");
+	cport = cli_start(&pa, sport, integ_echo_port(echo));
+	integ_addr(AF_INET, cport, &svc, &svclen);
+
+	for (i = 0; i < 2; i++) {
+		fd = integ_tcp_connect_ok(&svc, svclen, "cli");
+		lport = integ_local_port(fd);
+		integ_bulk_echo_ex(fd, FIN_TOTAL, 100 + (uint64_t)i, BIG_MS,
+		    INTEG_BULK_FIN);
+		close(fd);
+		integ_cli_closed_line("cli", lport, line, sizeof(line),
+		    "16 MiB and an early FIN");
+		integ_assert_field(line, "reason", "closed");
+		integ_assert_num(line, "bytes_in", (long long)FIN_TOTAL);
+		integ_assert_num(line, "bytes_out", (long long)FIN_TOTAL);
+	}
+	snprintf(re, sizeof(re), "flow closed service=agent flow=[0-9]+ "
+	    "peer=127\\.0\\.0\\.1:[0-9]+ dst=127\\.0\\.0\\.1:%u .*"
+	    "bytes_in=%llu bytes_out=%llu .*reason=closed$",
+	    (unsigned)integ_echo_port(echo), FIN_TOTAL, FIN_TOTAL);
+	ck_assert_int_eq(integ_log_wait_count(0, re, 2, INTEG_LOG_MS), 2);
+
+	integ_cli_stop_ok(INTEG_STOP_MS);
+	integ_daemon_stop_ok(INTEG_STOP_MS);
+	integ_echo_stop(echo);
+}
+END_TEST
+
+/*
  * 2. `openssl s_client -alpn godoxy-agent-stream/1` with a client
  * certificate sends a header built like vector v1 and then data, and gets
  * its echo; a header and payload in one TLS record lose no payload.
@@ -1656,6 +1705,8 @@ tls_suite(void)
 	s = suite_create("tls");
 	tcase_add_test(integ_tcase(s, "client_server_64mib", 60),
 	    test_tls_client_server_64mib);
+	tcase_add_test(integ_tcase(s, "fin_in_flight", 60),
+	    test_tls_fin_in_flight);
 	tcase_add_test(integ_tcase(s, "s_client_vector", 20),
 	    test_tls_s_client_vector);
 	tcase_add_test(integ_tcase(s, "refusals", 20), test_tls_refusals);

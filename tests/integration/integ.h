@@ -170,6 +170,9 @@ void		 integ_assert_closed_empty(int fd, int timeout_ms,
 		    const char *what);
 void		 integ_bulk_echo(int fd, unsigned long long total,
 		    uint64_t seed, int timeout_ms);
+void		 integ_bulk_echo_ex(int fd, unsigned long long total,
+		    uint64_t seed, int timeout_ms, int flags);
+#define INTEG_BULK_FIN	0x01	/* shut the write side after the last byte */
 
 /* Time and data. */
 uint64_t	 integ_now_ms(void);

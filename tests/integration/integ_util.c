@@ -1706,6 +1706,18 @@ void
 integ_bulk_echo(int fd, unsigned long long total, uint64_t seed,
     int timeout_ms)
 {
+	integ_bulk_echo_ex(fd, total, seed, timeout_ms, 0);
+}
+
+/*
+ * integ_bulk_echo, and with INTEG_BULK_FIN the write side is shut as soon
+ * as the last byte is sent, while most of the echo is still on its way;
+ * then the echo must still come back whole, followed by an EOF.
+ */
+void
+integ_bulk_echo_ex(int fd, unsigned long long total, uint64_t seed,
+    int timeout_ms, int flags)
+{
 	struct pollfd		 pfd;
 	EVP_MD_CTX		*smd, *rmd;
 	unsigned char		*sbuf, *rbuf;
@@ -1715,6 +1727,8 @@ integ_bulk_echo(int fd, unsigned long long total, uint64_t seed,
 	size_t			 soff = 0, slen = 0;
 	ssize_t			 n;
 	long			 iter;
+	int			 shut = 0, how;
+	char			 more[64];
 
 	sbuf = malloc(INTEG_BULK_CHUNK);
 	rbuf = malloc(INTEG_BULK_CHUNK);
@@ -1748,6 +1762,11 @@ integ_bulk_echo(int fd, unsigned long long total, uint64_t seed,
 				soff += (size_t)n;
 				sent += (unsigned long long)n;
 			}
+			if ((flags & INTEG_BULK_FIN) && !shut && sent == total) {
+				ck_assert_msg(shutdown(fd, SHUT_WR) == 0,
+				    "shutdown: %s", strerror(errno));
+				shut = 1;
+			}
 		}
 		if (pfd.revents & (POLLIN | POLLHUP | POLLERR)) {
 			n = recv(fd, rbuf, INTEG_BULK_CHUNK, MSG_DONTWAIT);
@@ -1766,6 +1785,13 @@ integ_bulk_echo(int fd, unsigned long long total, uint64_t seed,
 	integ_sha256_final(smd, shex);
 	integ_sha256_final(rmd, rhex);
 	ck_assert_str_eq(rhex, shex);
+	if (flags & INTEG_BULK_FIN) {
+		ck_assert_msg(recvd > 0 && shut, "no FIN sent");
+		n = integ_read_eof(fd, more, sizeof(more), timeout_ms, &how);
+		ck_assert_msg(n == 0 && how == 0, "after the whole echo: "
+		    "%zd more bytes, then %s", n, how == 0 ? "EOF" :
+		    strerror(how));
+	}
 	free(sbuf);
 	free(rbuf);
 }
