@@ -829,7 +829,7 @@ half_read(struct half *h, void *buf, size_t len)
 	h->flags &= ~HALF_RWANTW;
 	/* Several records per call, so the plain side gets large writes. */
 	for (got = 0; got < len; got += (size_t)n) {
-		ERR_clear_error();
+		tls_clear_errors();
 		n = SSL_read(h->ssl, (u_char *)buf + got, (int)(len - got >
 		    INT_MAX ? INT_MAX : len - got));
 		if (n <= 0)
@@ -881,7 +881,7 @@ half_write(struct half *h, const void *buf, size_t len)
 	want = (int)(h->ssl_wlen != 0 ? h->ssl_wlen : len > TLS_RECORD ?
 	    TLS_RECORD : len);
 	h->flags &= ~HALF_WWANTR;
-	ERR_clear_error();
+	tls_clear_errors();
 	if ((n = SSL_write(h->ssl, buf, want)) > 0) {
 		h->ssl_wlen = 0;
 		return (n);

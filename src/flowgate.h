@@ -264,6 +264,7 @@ void		 tls_handshake(struct half *, int server, uint64_t timeout_ms,
 #define TLS_HS_FAIL	0
 #define TLS_HS_TIMEOUT	(-1)
 const char	*tls_error_reason(char *, size_t);
+void		 tls_clear_errors(void);
 int		 tls_set_fd(void *ssl, int fd);
 void		 tls_relay_mode(void *ssl);
 void		 tls_cork(void *ssl, u_char *buf, size_t cap);

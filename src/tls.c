@@ -433,6 +433,17 @@ tls_client_new(const struct service_conf *sc)
 	return (ssl);
 }
 
+/*
+ * Before an SSL call whose SSL_get_error() matters: an empty queue needs
+ * no clearing, and clearing costs a walk of all its slots every record.
+ */
+void
+tls_clear_errors(void)
+{
+	if (ERR_peek_error() != 0)
+		ERR_clear_error();
+}
+
 /* The first reason in OpenSSL's queue, for a log line; the queue is cleared. */
 const char *
 tls_error_reason(char *buf, size_t len)

@@ -472,7 +472,7 @@ dtls_peer_drain(struct flow *f)
 			buf = f->worker->xbuf;
 			cap = FG_MAX_DGRAM;
 		}
-		ERR_clear_error();
+		tls_clear_errors();
 		if ((n = SSL_read(h->ssl, buf, (int)cap)) > 0) {
 			if (dtls_peer_record(f, buf, (size_t)n) == -1)
 				return (-1);
@@ -1018,7 +1018,7 @@ dtls_client_read_cb(evutil_socket_t fd, short what, void *arg)
 						return;
 					nd = 0;
 				}
-				ERR_clear_error();
+				tls_clear_errors();
 				errno = 0;
 				r = SSL_read(h->ssl, slot + used,
 				    (int)(FG_MAX_DGRAM + 1 - used));
@@ -1140,7 +1140,7 @@ dtls_dgram_send(struct half *h, struct dgram *d, int n)
 			f->drops++;
 			continue;
 		}
-		ERR_clear_error();
+		tls_clear_errors();
 		errno = 0;
 		if ((r = SSL_write(h->ssl, d[i].buf, (int)d[i].len)) > 0)
 			continue;
