@@ -227,6 +227,57 @@ listen_addr(const struct service_conf *sc, struct sockaddr_storage *ss,
 	return (0);
 }
 
+static int
+listen_socktype(const struct service_conf *sc)
+{
+	return ((sc->listen_ops->flags & TR_DGRAM) ? SOCK_DGRAM : SOCK_STREAM);
+}
+
+/*
+ * Whether a service of the running configuration is bound to sa with the
+ * same socket type: then the port is ours (a renamed service, or one that
+ * moves to a port another one leaves).
+ */
+static int
+listen_is_ours(const struct sockaddr *sa, int type)
+{
+	struct service_conf	*sc;
+
+	if (flowgate->config == NULL)
+		return (0);
+	TAILQ_FOREACH(sc, &flowgate->config->services, entry)
+		if (sc->boundlen > 0 && listen_socktype(sc) == type &&
+		    addr_cmp((struct sockaddr *)&sc->bound, sa) == 0)
+			return (1);
+	return (0);
+}
+
+/*
+ * SO_REUSEPORT would let this process join a port that another process of
+ * the same user holds the same way (a stale flowgate, say), and the two
+ * would share the traffic silently.  So first bind the address alone, as
+ * a socket without SO_REUSEPORT: it fails while anyone holds the port.  A
+ * TCP probe sets SO_REUSEADDR, so connections in TIME_WAIT do not count.
+ */
+static int
+listen_probe(const struct sockaddr *sa, socklen_t len, int type)
+{
+	int	fd, on = 1, r, e;
+
+	if ((fd = socket(sa->sa_family, type | SOCK_CLOEXEC, 0)) == -1)
+		return (-1);
+	if (type == SOCK_STREAM)
+		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	if (sa->sa_family == AF_INET6)
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on,
+		    sizeof(on));
+	r = bind(fd, sa, len);
+	e = errno;
+	close(fd);
+	errno = e;
+	return (r);
+}
+
 /*
  * Open one listening socket per worker for sc into fds[w * stride].  The
  * first socket fixes the port (port 0 picks one); the others join it
@@ -243,6 +294,16 @@ listen_open(struct service_conf *sc, int *fds, int stride)
 
 	if (listen_addr(sc, &ss, &len) == -1)
 		return (-1);
+	if (sc->listen.port != 0 &&
+	    !listen_is_ours((struct sockaddr *)&ss, listen_socktype(sc)) &&
+	    listen_probe((struct sockaddr *)&ss, len,
+	    listen_socktype(sc)) == -1) {
+		log_error("service %s: cannot listen on %s: %s%s", sc->name,
+		    addr_str((struct sockaddr *)&ss, a, sizeof(a)),
+		    strerror(errno), errno == EADDRINUSE ? " (another "
+		    "process holds it; is another flowgate running?)" : "");
+		return (-1);
+	}
 	for (i = 0; i < flowgate->nworkers; i++) {
 		fd = sc->listen_ops->listen_open(sc, (struct sockaddr *)&ss,
 		    len, &errstr);

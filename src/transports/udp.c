@@ -65,8 +65,11 @@ udp_listen_socket(const struct service_conf *sc, const struct sockaddr *sa,
 		*errstr = "socket";
 		return (-1);
 	}
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) == -1 ||
+	/*
+	 * SO_REUSEPORT only: the workers share the port, and SO_REUSEADDR
+	 * would let any other UDP socket with it bind the port too.
+	 */
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) == -1 ||
 	    (sa->sa_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
 	    IPV6_V6ONLY, &on, sizeof(on)) == -1)) {
 		*errstr = "setsockopt";

@@ -1197,6 +1197,87 @@ START_TEST(test_integ_bind_conflict_exits_1)
 }
 END_TEST
 
+/*
+ * A second flowgate on the same configuration does not join the first
+ * one's ports through SO_REUSEPORT (they would share the traffic): it
+ * exits 1 and says why.  The first keeps serving, and a reload that only
+ * renames its services keeps their ports (they are its own).
+ */
+START_TEST(test_integ_second_instance_refused)
+{
+	struct sockaddr_storage	 us, ts;
+	socklen_t		 uslen, tslen;
+	const char		*argv[5];
+	char			 conf2[PATH_MAX], *out, *err, sbuf[64];
+	size_t			 mark;
+	int			 fd, st;
+
+	integ_conf_write(CONF_HEAD("1s")
+	    "  - {name: u, listen: \"udp://127.0.0.1:0\", forward: \"echo://\"}\n"
+	    "  - {name: t, listen: \"tcp://127.0.0.1:0\", forward: \"echo://\"}\n");
+	integ_daemon_start();
+	integ_service_get("u", "udp", &us, &uslen);
+	integ_service_get("t", "tcp", &ts, &tslen);
+
+	integ_path("second.yml", conf2, sizeof(conf2));
+	integ_write(conf2, CONF_HEAD("1s")
+	    "  - {name: u, listen: \"udp://127.0.0.1:%u\", forward: \"echo://\"}\n",
+	    (unsigned)integ_addr_port(&us));
+	argv[0] = integ_flowgate();
+	argv[1] = "run";
+	argv[2] = "-c";
+	argv[3] = conf2;
+	argv[4] = NULL;
+	st = integ_run(argv, 5000, &out, &err);
+	ck_assert_msg(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 1,
+	    "second instance on the udp port: %s; stderr: %s",
+	    integ_status_str(st, sbuf, sizeof(sbuf)), err);
+	ck_assert_msg(strstr(err, "Address already in use") != NULL &&
+	    strstr(err, "another flowgate") != NULL, "stderr: %s", err);
+	free(out);
+	free(err);
+
+	integ_write(conf2, CONF_HEAD("1s")
+	    "  - {name: t, listen: \"tcp://127.0.0.1:%u\", forward: \"echo://\"}\n",
+	    (unsigned)integ_addr_port(&ts));
+	st = integ_run(argv, 5000, &out, &err);
+	ck_assert_msg(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 1,
+	    "second instance on the tcp port: %s; stderr: %s",
+	    integ_status_str(st, sbuf, sizeof(sbuf)), err);
+	ck_assert_msg(strstr(err, "Address already in use") != NULL,
+	    "stderr: %s", err);
+	free(out);
+	free(err);
+
+	/* The first one still answers on both. */
+	fd = integ_udp_socket(AF_INET, 0);
+	ck_assert(fd != -1);
+	integ_udp_ping_ok(fd, &us, uslen, "still mine", "service u");
+	close(fd);
+	fd = integ_tcp_connect_ok(&ts, tslen, "service t");
+	integ_tcp_ping_ok(fd, "still mine", "service t");
+	close(fd);
+
+	/* Renamed, on the ports it holds: no conflict with itself. */
+	integ_conf_write(CONF_HEAD("1s")
+	    "  - {name: u2, listen: \"udp://127.0.0.1:%u\", forward: \"echo://\"}\n"
+	    "  - {name: t2, listen: \"tcp://127.0.0.1:%u\", forward: \"echo://\"}\n",
+	    (unsigned)integ_addr_port(&us), (unsigned)integ_addr_port(&ts));
+	mark = integ_log_mark();
+	integ_daemon_signal(SIGHUP);
+	ck_assert_msg(integ_log_wait(mark, "configuration reloaded", RELOAD_MS,
+	    NULL, 0) == 0, "renaming the services on their ports failed");
+	fd = integ_udp_socket(AF_INET, 0);
+	ck_assert(fd != -1);
+	integ_udp_ping_ok(fd, &us, uslen, "renamed", "service u2");
+	close(fd);
+	fd = integ_tcp_connect_ok(&ts, tslen, "service t2");
+	integ_tcp_ping_ok(fd, "renamed", "service t2");
+	close(fd);
+	integ_daemon_stop_ok(INTEG_STOP_MS);
+}
+END_TEST
+
 START_TEST(test_integ_check_cmd)
 {
 	struct sockaddr_storage	 ss;
@@ -1584,6 +1665,8 @@ integ_suite(void)
 	    test_integ_double_sigterm);
 	tcase_add_test(integ_tcase(s, "bind_conflict_exits_1", 20),
 	    test_integ_bind_conflict_exits_1);
+	tcase_add_test(integ_tcase(s, "second_instance_refused", 30),
+	    test_integ_second_instance_refused);
 	tcase_add_test(integ_tcase(s, "check_cmd", 20),
 	    test_integ_check_cmd);
 	tcase_add_test(integ_tcase(s, "ipv6_loopback", 20),
