@@ -306,8 +306,6 @@ flow_unlink(struct flow *f)
 	svc->nflows--;
 	w->nflows--;
 	svc->conf->stats->nflows--;
-	svc->conf->stats->bytes_in += f->bytes_in;
-	svc->conf->stats->bytes_out += f->bytes_out;
 	flowgate->nflows--;
 }
 
@@ -694,14 +692,17 @@ flow_open(struct flow *f)
 int
 flow_dgram_in(struct flow *f, struct dgram *d, int n)
 {
+	uint64_t	sum = 0;
 	uint32_t	len;
 	int		i;
 
 	f->last = now_ms();
-	for (i = 0; i < n; i++) {
-		f->pkts_in++;
-		f->bytes_in += d[i].len;
-	}
+	for (i = 0; i < n; i++)
+		sum += d[i].len;
+	f->pkts_in += (uint64_t)n;
+	f->bytes_in += sum;
+	atomic_fetch_add_explicit(&f->service->conf->stats->bytes_in, sum,
+	    memory_order_relaxed);
 	if (!(f->out.flags & HALF_READY)) {
 		if (f->pending == NULL && (f->pending = evbuffer_new()) == NULL) {
 			f->drops += (uint64_t)n;
@@ -732,13 +733,16 @@ flow_dgram_in(struct flow *f, struct dgram *d, int n)
 int
 flow_dgram_out(struct flow *f, struct dgram *d, int n)
 {
-	int	i;
+	uint64_t	sum = 0;
+	int		i;
 
 	f->last = now_ms();
-	for (i = 0; i < n; i++) {
-		f->pkts_out++;
-		f->bytes_out += d[i].len;
-	}
+	for (i = 0; i < n; i++)
+		sum += d[i].len;
+	f->pkts_out += (uint64_t)n;
+	f->bytes_out += sum;
+	atomic_fetch_add_explicit(&f->service->conf->stats->bytes_out, sum,
+	    memory_order_relaxed);
 	if (f->in.ops->dgram_send(&f->in, d, n) == -1)
 		return (-1);
 	return ((f->flags & FLOW_F_CLOSING) ? -1 : 0);
@@ -1080,9 +1084,15 @@ relay_pump(struct half *src)
 		if (src == &f->in) {
 			f->bytes_in += (uint64_t)n;
 			f->pkts_in++;
+			atomic_fetch_add_explicit(
+			    &f->service->conf->stats->bytes_in, (uint64_t)n,
+			    memory_order_relaxed);
 		} else {
 			f->bytes_out += (uint64_t)n;
 			f->pkts_out++;
+			atomic_fetch_add_explicit(
+			    &f->service->conf->stats->bytes_out, (uint64_t)n,
+			    memory_order_relaxed);
 		}
 		f->last = now_ms();
 		if (dst->flags & HALF_SHUTWR)

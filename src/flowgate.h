@@ -154,7 +154,7 @@ struct service_stats {
 	_Atomic uint64_t nflows;	/* live, all workers */
 	_Atomic uint64_t flows_total;
 	_Atomic uint64_t flows_refused;
-	_Atomic uint64_t bytes_in;	/* added when a flow closes */
+	_Atomic uint64_t bytes_in;	/* as they pass, live flows too */
 	_Atomic uint64_t bytes_out;
 };
 struct service_stats *service_stats_ref(struct service_stats *);

@@ -1278,6 +1278,67 @@ START_TEST(test_integ_second_instance_refused)
 }
 END_TEST
 
+/*
+ * SIGUSR1's stats lines count the bytes of live flows, not only of closed
+ * ones: a TCP connection and a UDP flow that are still open show theirs.
+ */
+START_TEST(test_integ_stats_live_bytes)
+{
+	struct integ_echo	*techo, *uecho;
+	struct sockaddr_storage	 ts, us;
+	socklen_t		 tslen, uslen;
+	char			 line[INTEG_LINE_MAX];
+	size_t			 mark;
+	int			 tfd, ufd;
+
+	techo = integ_echo_start(INTEG_ECHO_TCP, AF_INET);
+	uecho = integ_echo_start(INTEG_ECHO_UDP, AF_INET);
+	integ_conf_write(CONF_HEAD("1s")
+	    "  - {name: t, listen: \"tcp://127.0.0.1:0\", "
+	    "forward: \"tcp://127.0.0.1:%u\"}\n"
+	    "  - {name: u, listen: \"udp://127.0.0.1:0\", "
+	    "forward: \"udp://127.0.0.1:%u\"}\n",
+	    (unsigned)integ_echo_port(techo), (unsigned)integ_echo_port(uecho));
+	integ_daemon_start();
+	integ_service_get("t", "tcp", &ts, &tslen);
+	integ_service_get("u", "udp", &us, &uslen);
+
+	tfd = integ_tcp_connect_ok(&ts, tslen, "service t");
+	integ_tcp_ping_ok(tfd, "0123456789", "service t");
+	ufd = integ_udp_socket(AF_INET, 0);
+	ck_assert(ufd != -1);
+	integ_udp_ping_ok(ufd, &us, uslen, "abcdefg", "service u");
+	integ_udp_ping_ok(ufd, &us, uslen, "hij", "service u");
+
+	mark = integ_log_mark();
+	integ_daemon_signal(SIGUSR1);
+	ck_assert_msg(integ_log_wait(mark, "info stats service=t flows=1 ",
+	    INTEG_LOG_MS, line, sizeof(line)) == 0, "no stats line for t");
+	integ_assert_num(line, "bytes_in", 10);
+	integ_assert_num(line, "bytes_out", 10);
+	ck_assert_msg(integ_log_wait(mark, "info stats service=u flows=1 ",
+	    INTEG_LOG_MS, line, sizeof(line)) == 0, "no stats line for u");
+	integ_assert_num(line, "bytes_in", 10);
+	integ_assert_num(line, "bytes_out", 10);
+
+	/* Closing them adds nothing twice. */
+	close(tfd);
+	ck_assert_msg(integ_log_wait(mark, "flow closed service=t ",
+	    INTEG_LOG_MS, NULL, 0) == 0, "no flow closed line for t");
+	mark = integ_log_mark();
+	integ_daemon_signal(SIGUSR1);
+	ck_assert_msg(integ_log_wait(mark, "info stats service=t flows=0 ",
+	    INTEG_LOG_MS, line, sizeof(line)) == 0, "no stats line for t");
+	integ_assert_num(line, "bytes_in", 10);
+	integ_assert_num(line, "bytes_out", 10);
+
+	close(ufd);
+	integ_daemon_stop_ok(INTEG_STOP_MS);
+	integ_echo_stop(techo);
+	integ_echo_stop(uecho);
+}
+END_TEST
+
 START_TEST(test_integ_check_cmd)
 {
 	struct sockaddr_storage	 ss;
@@ -1667,6 +1728,8 @@ integ_suite(void)
 	    test_integ_bind_conflict_exits_1);
 	tcase_add_test(integ_tcase(s, "second_instance_refused", 30),
 	    test_integ_second_instance_refused);
+	tcase_add_test(integ_tcase(s, "stats_live_bytes", 20),
+	    test_integ_stats_live_bytes);
 	tcase_add_test(integ_tcase(s, "check_cmd", 20),
 	    test_integ_check_cmd);
 	tcase_add_test(integ_tcase(s, "ipv6_loopback", 20),

@@ -1418,15 +1418,56 @@ integ_local_port(int fd)
 	return (integ_addr_port(&ss));
 }
 
-/* A TCP port nothing listens on: bound, read back, closed. */
+/* Whether port can be bound on loopback now, as a socket of type. */
+static int
+integ_port_free(int family, int type, uint16_t port)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		len;
+	int			fd, ok;
+
+	if ((fd = socket(family, type | SOCK_CLOEXEC, 0)) == -1)
+		return (0);
+	integ_addr(family, port, &ss, &len);
+	ok = bind(fd, (struct sockaddr *)&ss, len) == 0;
+	close(fd);
+	return (ok);
+}
+
+/*
+ * A port nothing uses, for TCP and UDP: taken below the ephemeral range,
+ * so that no socket bound to port 0 (other tests running in parallel, the
+ * daemons' own egress sockets) can get it while the test counts on it
+ * being dead.
+ */
 uint16_t
 integ_unused_port(int family)
 {
 	struct sockaddr_storage	ss;
 	socklen_t		len;
+	FILE			*fp;
+	uint64_t		x;
+	unsigned		lo = 32768, hi;
 	uint16_t		port;
-	int			fd;
+	int			fd, i;
 
+	if ((fp = fopen("/proc/sys/net/ipv4/ip_local_port_range",
+	    "r")) != NULL) {
+		if (fscanf(fp, "%u %u", &lo, &hi) != 2)
+			lo = 32768;
+		fclose(fp);
+	}
+	x = integ_now_ms() * 2654435761u ^ (uint64_t)getpid() << 16;
+	for (i = 0; lo > 10100 && i < 200; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		port = (uint16_t)(10000 + x % (lo - 10000));
+		if (integ_port_free(family, SOCK_STREAM, port) &&
+		    integ_port_free(family, SOCK_DGRAM, port))
+			return (port);
+	}
+	/* No room below the ephemeral range: one from it, as before. */
 	fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	ck_assert_msg(fd != -1, "socket: %s", strerror(errno));
 	integ_addr(family, 0, &ss, &len);

@@ -232,7 +232,8 @@ START_TEST(test_flow_table_insert_lookup_close)
 		    (struct sockaddr *)&sin));
 	}
 	assert_counts(NFLOWS / 2);
-	ck_assert_uint_eq(tstats.bytes_in, 10 * (NFLOWS / 2));
+	/* Bytes count as they pass (stats_live_bytes), not again at close. */
+	ck_assert_uint_eq(tstats.bytes_in, 0);
 	while ((f = TAILQ_FIRST(&tw.allflows)) != NULL)
 		flow_close(f, "test");
 	assert_counts(0);
