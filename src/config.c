@@ -1180,8 +1180,7 @@ conf_services(struct conf_parse *p, yaml_node_t *seq, const char *path)
 		}
 
 		sc = xcalloc(1, sizeof(*sc));
-		sc->stats = xcalloc(1, sizeof(*sc->stats));
-		atomic_init(&sc->stats->refs, 1);
+		sc->stats = service_stats_new();
 		sc->line = (int)map->start_mark.line + 1;
 		sc->col = (int)map->start_mark.column + 1;
 		TAILQ_INSERT_TAIL(&cfg->services, sc, entry);
@@ -1578,22 +1577,6 @@ config_unref(struct config *cfg)
 		return;
 	if (atomic_fetch_sub(&cfg->refs, 1) == 1)
 		config_free(cfg);
-}
-
-struct service_stats *
-service_stats_ref(struct service_stats *st)
-{
-	atomic_fetch_add(&st->refs, 1);
-	return (st);
-}
-
-void
-service_stats_unref(struct service_stats *st)
-{
-	if (st == NULL)
-		return;
-	if (atomic_fetch_sub(&st->refs, 1) == 1)
-		free(st);
 }
 
 struct service_conf *

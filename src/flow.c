@@ -240,6 +240,7 @@ flow_new(struct service *svc, enum flow_kind kind, const struct sockaddr *sa,
 	if ((f = calloc(1, sizeof(*f))) == NULL) {
 		log_warn("flow refused service=%s reason=memory",
 		    svc->conf->name);
+		service_source_del(svc, sa);
 		return (NULL);
 	}
 	f->service = svc;
@@ -270,8 +271,7 @@ flow_new(struct service *svc, enum flow_kind kind, const struct sockaddr *sa,
 	}
 	TAILQ_INSERT_TAIL(&svc->flows, f, sentry);
 	TAILQ_INSERT_TAIL(&w->allflows, f, wentry);
-	if (service_source_add(svc, sa) == 1)
-		f->flags |= FLOW_F_SOURCE;
+	f->flags |= FLOW_F_SOURCE;	/* service_admit counted it */
 	svc->refs++;
 	svc->nflows++;
 	svc->flows_total++;

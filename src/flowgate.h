@@ -156,7 +156,11 @@ struct service_stats {
 	_Atomic uint64_t flows_refused;
 	_Atomic uint64_t bytes_in;	/* as they pass, live flows too */
 	_Atomic uint64_t bytes_out;
+	/* Live flows per client IP over all workers, for max_per_source. */
+	pthread_mutex_t	 src_lock;
+	struct src_counts *sources;	/* made on first use */
 };
+struct service_stats *service_stats_new(void);
 struct service_stats *service_stats_ref(struct service_stats *);
 void		 service_stats_unref(struct service_stats *);
 
@@ -442,7 +446,7 @@ struct flow {
 #define FLOW_F_CLOSING	0x02	/* flow_close ran; touch nothing */
 #define FLOW_F_HASHED	0x04	/* in the hash by peer address */
 #define FLOW_F_RELAYING	0x08	/* both halves ready */
-#define FLOW_F_SOURCE	0x10	/* counted in service->sources */
+#define FLOW_F_SOURCE	0x10	/* counted in its service's sources */
 	struct evbuffer	*pending;	/* dgram: queued before out is ready */
 	int		 npending;
 	struct flow_dns	*dns;		/* lookup in progress, or NULL */
@@ -518,7 +522,6 @@ struct service {
 	uint64_t	 nflows;
 	uint64_t	 flows_total;
 	uint64_t	 flows_refused;
-	struct src_counts *sources;	/* flows per client IP, if capped */
 	uint64_t	 refused_logged;	/* ms of last refusal log */
 	uint64_t	 refused_quiet;	/* refusals not logged since */
 };
@@ -531,7 +534,6 @@ void		 service_adopt(struct service *, struct config *,
 		    struct service_conf *);
 void		 service_unref(struct service *);
 int		 service_admit(struct service *, const struct sockaddr *);
-int		 service_source_add(struct service *, const struct sockaddr *);
 void		 service_source_del(struct service *, const struct sockaddr *);
 int		 service_allows(const struct service_conf *,
 		    const struct sockaddr *);

@@ -25,6 +25,7 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -33,7 +34,6 @@
 
 #include "flowgate.h"
 
-static void	service_sources_init(struct service *);
 
 #define REFUSE_LOG_MS	1000	/* at most one refusal line a second */
 #define SRC_BUCKETS	4096	/* per-source counts: chains of the hash */
@@ -79,81 +79,110 @@ src_find(struct src_counts *sc, const struct sockaddr_storage *ip,
 }
 
 /*
- * Count one more flow from sa's address; -1 when that would pass cap.
- * A service without a cap has no table and counts nothing.
+ * The counters of a service name, shared by every worker and kept across
+ * reloads (the configuration hands them from one service_conf to the next).
  */
-int
-service_source_add(struct service *svc, const struct sockaddr *sa)
+struct service_stats *
+service_stats_new(void)
+{
+	struct service_stats	*st;
+
+	st = xcalloc(1, sizeof(*st));
+	atomic_init(&st->refs, 1);
+	if ((errno = pthread_mutex_init(&st->src_lock, NULL)) != 0)
+		fatal("pthread_mutex_init");
+	return (st);
+}
+
+struct service_stats *
+service_stats_ref(struct service_stats *st)
+{
+	atomic_fetch_add(&st->refs, 1);
+	return (st);
+}
+
+void
+service_stats_unref(struct service_stats *st)
+{
+	struct src_count	*c;
+	size_t			 i;
+
+	if (st == NULL || atomic_fetch_sub(&st->refs, 1) != 1)
+		return;
+	for (i = 0; st->sources != NULL && i < SRC_BUCKETS; i++) {
+		while ((c = LIST_FIRST(&st->sources->b[i])) != NULL) {
+			LIST_REMOVE(c, entry);
+			free(c);
+		}
+	}
+	free(st->sources);
+	pthread_mutex_destroy(&st->src_lock);
+	free(st);
+}
+
+/*
+ * Count one more flow from sa's address over all workers: 0, or -1 when
+ * that would pass cap (0: no cap), -2 when memory ran out.  The check and
+ * the count are one step, so workers admitting at once cannot both pass.
+ */
+static int
+service_source_add(struct service_stats *st, uint64_t cap,
+    const struct sockaddr *sa)
 {
 	struct sockaddr_storage	 ip;
 	struct src_count	*c;
-	size_t			 b;
+	size_t			 b, i;
+	int			 r = 0;
 
-	if (svc->sources == NULL)
-		return (0);
 	src_ip(sa, &ip);
-	if ((c = src_find(svc->sources, &ip, &b)) == NULL) {
-		if ((c = calloc(1, sizeof(*c))) == NULL)
-			return (-1);
-		c->ip = ip;
-		LIST_INSERT_HEAD(&svc->sources->b[b], c, entry);
+	pthread_mutex_lock(&st->src_lock);
+	if (st->sources == NULL) {
+		if ((st->sources = calloc(1, sizeof(*st->sources))) == NULL) {
+			pthread_mutex_unlock(&st->src_lock);
+			return (-2);
+		}
+		for (i = 0; i < SRC_BUCKETS; i++)
+			LIST_INIT(&st->sources->b[i]);
+		evutil_secure_rng_get_bytes(st->sources->key,
+		    sizeof(st->sources->key));
 	}
-	if (svc->conf->max_per_source != 0 &&
-	    c->n >= svc->conf->max_per_source) {
+	if ((c = src_find(st->sources, &ip, &b)) == NULL) {
+		if ((c = calloc(1, sizeof(*c))) == NULL)
+			r = -2;
+		else {
+			c->ip = ip;
+			LIST_INSERT_HEAD(&st->sources->b[b], c, entry);
+		}
+	}
+	if (c != NULL && cap != 0 && c->n >= cap) {
 		if (c->n == 0) {
 			LIST_REMOVE(c, entry);
 			free(c);
 		}
-		return (-1);
-	}
-	c->n++;
-	return (1);
+		r = -1;
+	} else if (c != NULL)
+		c->n++;
+	pthread_mutex_unlock(&st->src_lock);
+	return (r);
 }
 
+/* One flow from sa's address less (flow_unlink). */
 void
 service_source_del(struct service *svc, const struct sockaddr *sa)
 {
+	struct service_stats	*st = svc->conf->stats;
 	struct sockaddr_storage	 ip;
 	struct src_count	*c;
 	size_t			 b;
 
-	if (svc->sources == NULL)
-		return;
 	src_ip(sa, &ip);
-	if ((c = src_find(svc->sources, &ip, &b)) == NULL)
-		return;
-	if (--c->n == 0) {
+	pthread_mutex_lock(&st->src_lock);
+	if (st->sources != NULL &&
+	    (c = src_find(st->sources, &ip, &b)) != NULL && --c->n == 0) {
 		LIST_REMOVE(c, entry);
 		free(c);
 	}
-}
-
-/* Whether sa's address already has its cap of flows. */
-static int
-service_source_full(struct service *svc, const struct sockaddr *sa)
-{
-	struct sockaddr_storage	 ip;
-	struct src_count	*c;
-	size_t			 b;
-
-	src_ip(sa, &ip);
-	c = src_find(svc->sources, &ip, &b);
-	return (c != NULL && c->n >= svc->conf->max_per_source);
-}
-
-static void
-service_sources_init(struct service *svc)
-{
-	size_t	i;
-
-	if (svc->sources != NULL || svc->conf->max_per_source == 0)
-		return;
-	if ((svc->sources = calloc(1, sizeof(*svc->sources))) == NULL)
-		return;
-	for (i = 0; i < SRC_BUCKETS; i++)
-		LIST_INIT(&svc->sources->b[i]);
-	evutil_secure_rng_get_bytes(svc->sources->key,
-	    sizeof(svc->sources->key));
+	pthread_mutex_unlock(&st->src_lock);
 }
 
 /* What follows from svc->conf: the effective idle timeout and so on. */
@@ -171,7 +200,6 @@ service_derive(struct service *svc)
 	    addr_parse_numeric(sc->forward.host, sc->forward.port, &svc->fwd,
 	    &svc->fwdlen) == -1)
 		svc->fwdlen = 0;
-	service_sources_init(svc);
 }
 
 /*
@@ -243,25 +271,17 @@ service_stop(struct service *svc)
 void
 service_unref(struct service *svc)
 {
-	struct src_count	*c;
-	size_t			 i;
-
 	if (--svc->refs > 0)
 		return;
-	for (i = 0; svc->sources != NULL && i < SRC_BUCKETS; i++) {
-		while ((c = LIST_FIRST(&svc->sources->b[i])) != NULL) {
-			LIST_REMOVE(c, entry);
-			free(c);
-		}
-	}
-	free(svc->sources);
 	config_unref(svc->config);
 	free(svc);
 }
 
 /*
- * May svc take one more flow?  Refusals are counted always and logged at
- * most once a second per service, with the number left unsaid.
+ * May svc take one more flow from peer?  If so it is counted for peer's
+ * address (service_source_del undoes that).  Refusals are counted always
+ * and logged at most once a second per service, with the number left
+ * unsaid.
  */
 int
 service_admit(struct service *svc, const struct sockaddr *peer)
@@ -277,9 +297,17 @@ service_admit(struct service *svc, const struct sockaddr *peer)
 		why = "service max_flows";
 	else if (flowgate->nflows >= svc->config->max_flows)
 		why = "max_flows";
-	else if (svc->sources != NULL && sc->max_per_source != 0 &&
-	    service_source_full(svc, peer))
-		why = "max_per_source";
+	else {
+		switch (service_source_add(sc->stats, sc->max_per_source,
+		    peer)) {
+		case -1:
+			why = "max_per_source";
+			break;
+		case -2:
+			why = "memory";
+			break;
+		}
+	}
 	if (why == NULL)
 		return (0);
 	svc->flows_refused++;

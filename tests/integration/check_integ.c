@@ -1339,6 +1339,50 @@ START_TEST(test_integ_stats_live_bytes)
 }
 END_TEST
 
+/*
+ * max_per_source holds over all workers: with workers: 2 the kernel
+ * spreads one address's source ports over both, and still only the cap's
+ * worth of flows from it are let in.
+ */
+#define PERSRC_SOCKS	8
+
+START_TEST(test_integ_max_per_source_all_workers)
+{
+	struct integ_echo	*echo;
+	struct sockaddr_storage	 us;
+	socklen_t		 uslen;
+	int			 fd[PERSRC_SOCKS], i, answered = 0;
+
+	echo = integ_echo_start(INTEG_ECHO_UDP, AF_INET);
+	integ_conf_write(CONF_HEAD("1s")
+	    "  - name: u\n"
+	    "    listen: udp://127.0.0.1:0\n"
+	    "    forward: udp://127.0.0.1:%u\n"
+	    "    max_per_source: 3\n", (unsigned)integ_echo_port(echo));
+	integ_daemon_start();
+	integ_service_get("u", "udp", &us, &uslen);
+	for (i = 0; i < PERSRC_SOCKS; i++) {
+		fd[i] = integ_udp_socket(AF_INET, 0);
+		ck_assert(fd[i] != -1);
+		if (integ_udp_ping(fd[i], &us, uslen, "one of many", 700) == 0)
+			answered++;
+	}
+	ck_assert_msg(answered == 3, "%d of %d sources from one address got "
+	    "through a cap of 3", answered, PERSRC_SOCKS);
+	ck_assert_msg(integ_log_count(0, "reason=limit "
+	    "limit=\"max_per_source\"") >= 1, "no max_per_source refusal "
+	    "logged");
+	/* Both workers took part, or the test proved nothing. */
+	ck_assert_msg(integ_log_count(0, "worker=0") >= 1 &&
+	    integ_log_count(0, "worker=1") >= 1, "services did not start on "
+	    "two workers");
+	for (i = 0; i < PERSRC_SOCKS; i++)
+		close(fd[i]);
+	integ_daemon_stop_ok(INTEG_STOP_MS);
+	integ_echo_stop(echo);
+}
+END_TEST
+
 START_TEST(test_integ_check_cmd)
 {
 	struct sockaddr_storage	 ss;
@@ -1730,6 +1774,8 @@ integ_suite(void)
 	    test_integ_second_instance_refused);
 	tcase_add_test(integ_tcase(s, "stats_live_bytes", 20),
 	    test_integ_stats_live_bytes);
+	tcase_add_test(integ_tcase(s, "max_per_source_all_workers", 30),
+	    test_integ_max_per_source_all_workers);
 	tcase_add_test(integ_tcase(s, "check_cmd", 20),
 	    test_integ_check_cmd);
 	tcase_add_test(integ_tcase(s, "ipv6_loopback", 20),

@@ -132,7 +132,7 @@ static const struct transport_ops null_ops = { .name = "null" };
 static struct worker		 tw;
 static struct service		 tsvc;
 static struct service_conf	 tsc;
-static struct service_stats	 tstats;
+static struct service_stats	*tstats;
 static struct config		 tcf;
 
 static void
@@ -141,7 +141,7 @@ setup(void)
 	memset(&tw, 0, sizeof(tw));
 	memset(&tsvc, 0, sizeof(tsvc));
 	memset(&tsc, 0, sizeof(tsc));
-	memset(&tstats, 0, sizeof(tstats));
+	tstats = service_stats_new();
 	memset(&tcf, 0, sizeof(tcf));
 	memset(flowgate, 0, sizeof(*flowgate));
 	TAILQ_INIT(&tw.services);
@@ -151,7 +151,7 @@ setup(void)
 	wheel_init(&tw.wheel, 250, now_ms());
 	tcf.max_flows = 1000000;
 	tsc.name = "t";
-	tsc.stats = &tstats;
+	tsc.stats = tstats;
 	tsc.max_flows = 1000000;
 	tsc.listen_ops = &null_ops;
 	tsc.forward_ops = &null_ops;
@@ -170,6 +170,8 @@ teardown(void)
 	flow_reap(&tw);
 	ck_assert(TAILQ_EMPTY(&tw.dead));
 	flow_table_free(&tw.table);
+	service_stats_unref(tstats);
+	tstats = NULL;
 }
 
 static void
@@ -186,7 +188,7 @@ assert_counts(uint64_t n)
 {
 	ck_assert_uint_eq(tsvc.nflows, n);
 	ck_assert_uint_eq(tw.nflows, n);
-	ck_assert_uint_eq(tstats.nflows, n);
+	ck_assert_uint_eq(tstats->nflows, n);
 	ck_assert_uint_eq(flowgate->nflows, n);
 	ck_assert_uint_eq(tw.table.count, n);
 	ck_assert_int_eq(tsvc.refs, (int)n + 1);
@@ -209,7 +211,7 @@ START_TEST(test_flow_table_insert_lookup_close)
 	}
 	assert_counts(NFLOWS);
 	ck_assert_uint_ge(tw.table.nbuckets, NFLOWS);
-	ck_assert_uint_eq(tstats.flows_total, NFLOWS);
+	ck_assert_uint_eq(tstats->flows_total, NFLOWS);
 	/* Every flow is found under its own address, and only there. */
 	for (i = 0; i < NFLOWS; i++) {
 		mkaddr(&sin, 0x7f000001 + (uint32_t)(i / 1000),
@@ -233,11 +235,78 @@ START_TEST(test_flow_table_insert_lookup_close)
 	}
 	assert_counts(NFLOWS / 2);
 	/* Bytes count as they pass (stats_live_bytes), not again at close. */
-	ck_assert_uint_eq(tstats.bytes_in, 0);
+	ck_assert_uint_eq(tstats->bytes_in, 0);
 	while ((f = TAILQ_FIRST(&tw.allflows)) != NULL)
 		flow_close(f, "test");
 	assert_counts(0);
 	ck_assert_uint_eq(tw.wheel.count, 0);
+}
+END_TEST
+
+/*
+ * max_per_source counts one client address over every worker: flows made
+ * by two workers' instances of one service share its cap.
+ */
+START_TEST(test_flow_max_per_source_all_workers)
+{
+	struct worker		 tw2;
+	struct service		 tsvc2;
+	struct sockaddr_in	 sin;
+	struct flow		*f, *keep[3];
+	int			 i;
+
+	memset(&tw2, 0, sizeof(tw2));
+	TAILQ_INIT(&tw2.services);
+	TAILQ_INIT(&tw2.allflows);
+	TAILQ_INIT(&tw2.dead);
+	flow_table_init(&tw2.table);
+	wheel_init(&tw2.wheel, 250, now_ms());
+	tw2.idx = 1;
+	tsvc2 = tsvc;
+	tsvc2.worker = &tw2;
+	TAILQ_INIT(&tsvc2.flows);
+	tsc.max_per_source = 3;
+
+	/* Two on worker 0, one on worker 1, from ports of one address. */
+	for (i = 0; i < 3; i++) {
+		mkaddr(&sin, 0x7f000005, (uint16_t)(3000 + i));
+		keep[i] = flow_new(i < 2 ? &tsvc : &tsvc2, FLOW_DGRAM,
+		    (struct sockaddr *)&sin, sizeof(sin), 1);
+		ck_assert_ptr_nonnull(keep[i]);
+	}
+	/* The fourth is refused on either worker; another address is not. */
+	mkaddr(&sin, 0x7f000005, 3003);
+	ck_assert_ptr_null(flow_new(&tsvc2, FLOW_DGRAM,
+	    (struct sockaddr *)&sin, sizeof(sin), 1));
+	ck_assert_ptr_null(flow_new(&tsvc, FLOW_DGRAM,
+	    (struct sockaddr *)&sin, sizeof(sin), 1));
+	ck_assert_uint_eq(tstats->flows_refused, 2);
+	mkaddr(&sin, 0x7f000006, 3003);
+	ck_assert_ptr_nonnull(flow_new(&tsvc2, FLOW_DGRAM,
+	    (struct sockaddr *)&sin, sizeof(sin), 1));
+	/* One closes on worker 0: worker 1 may take one more. */
+	flow_close(keep[0], "test");
+	mkaddr(&sin, 0x7f000005, 3004);
+	ck_assert_ptr_nonnull(flow_new(&tsvc2, FLOW_DGRAM,
+	    (struct sockaddr *)&sin, sizeof(sin), 1));
+	mkaddr(&sin, 0x7f000005, 3005);
+	ck_assert_ptr_null(flow_new(&tsvc, FLOW_DGRAM,
+	    (struct sockaddr *)&sin, sizeof(sin), 1));
+
+	while ((f = TAILQ_FIRST(&tw.allflows)) != NULL)
+		flow_close(f, "test");
+	while ((f = TAILQ_FIRST(&tw2.allflows)) != NULL)
+		flow_close(f, "test");
+	flow_reap(&tw2);
+	flow_table_free(&tw2.table);
+	/* Every count went back: the cap is whole again. */
+	for (i = 0; i < 3; i++) {
+		mkaddr(&sin, 0x7f000005, (uint16_t)(4000 + i));
+		ck_assert_ptr_nonnull(flow_new(&tsvc, FLOW_DGRAM,
+		    (struct sockaddr *)&sin, sizeof(sin), 1));
+	}
+	while ((f = TAILQ_FIRST(&tw.allflows)) != NULL)
+		flow_close(f, "test");
 }
 END_TEST
 
@@ -256,7 +325,7 @@ START_TEST(test_flow_limits_refuse_and_count)
 			made++;
 	}
 	ck_assert_int_eq(made, 10);
-	ck_assert_uint_eq(tstats.flows_refused, 5);
+	ck_assert_uint_eq(tstats->flows_refused, 5);
 	ck_assert_uint_eq(tsvc.flows_refused, 5);
 	assert_counts(10);
 	/* The global limit applies across services too. */
@@ -269,7 +338,7 @@ START_TEST(test_flow_limits_refuse_and_count)
 			made++;
 	}
 	ck_assert_int_eq(made, 12);
-	ck_assert_uint_eq(tstats.flows_refused, 8);
+	ck_assert_uint_eq(tstats->flows_refused, 8);
 	while ((f = TAILQ_FIRST(&tw.allflows)) != NULL)
 		flow_close(f, "test");
 	assert_counts(0);
@@ -344,6 +413,7 @@ flow_suite(void)
 	tcase_set_timeout(tc, 20);
 	tcase_add_test(tc, test_flow_table_insert_lookup_close);
 	tcase_add_test(tc, test_flow_limits_refuse_and_count);
+	tcase_add_test(tc, test_flow_max_per_source_all_workers);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("idle");
