@@ -187,8 +187,10 @@ udp_listen_stop(struct service *svc)
  * last may be shorter) to one address leaves as one super-datagram that
  * the stack splits again, at the device or at the receiving socket.  The
  * boundaries and the order stay; what is saved is one trip through the
- * IP stack per datagram.  Paths that refuse it (an MTU below the segment,
- * no checksum offload) turn it off for that half.
+ * IP stack per datagram.  A path that refuses it (EMSGSIZE or EINVAL: an
+ * MTU below the segment, which plain sends would fragment; EIO: no
+ * checksum offload) turns it off for that half, which then sends singly
+ * (tests/netns_gso.sh).
  */
 #ifdef UDP_SEGMENT
 #define UDP_GSO_SEGS	64	/* UDP_MAX_SEGMENTS on older kernels */
@@ -267,8 +269,9 @@ udp_sendv(int fd, struct sockaddr *to, socklen_t tolen,
 			    MSG_DONTWAIT);
 		while (sent == -1 && errno == EINTR);
 		if (sent == -1) {
-			if (gso && (errno == EINVAL || errno == EIO ||
-			    errno == ENOPROTOOPT || errno == EOPNOTSUPP)) {
+			if (gso && (errno == EINVAL || errno == EMSGSIZE ||
+			    errno == EIO || errno == ENOPROTOOPT ||
+			    errno == EOPNOTSUPP)) {
 				/* This path cannot segment: send singly. */
 				*nogso = 1;
 				continue;
