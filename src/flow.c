@@ -839,6 +839,9 @@ half_read(struct half *h, void *buf, size_t len)
 		if (n <= 0)
 			break;
 	}
+	/* What OpenSSL wrote while reading (an alert, a key update) goes. */
+	if (half_wpending(h) > 0)
+		event_add(h->wev, NULL);
 	if (got > 0) {
 		/* What stopped us is seen again on the next call. */
 		return ((ssize_t)got);
@@ -923,10 +926,33 @@ static int
 relay_check_done(struct flow *f)
 {
 	if ((f->in.flags & HALF_SHUTWR) && (f->out.flags & HALF_SHUTWR) &&
-	    half_wpending(&f->in) == 0 && half_wpending(&f->out) == 0) {
+	    half_wpending(&f->in) == 0 && half_wpending(&f->out) == 0 &&
+	    !((f->in.flags | f->out.flags) & HALF_SHUTRETRY)) {
 		flow_close(f, "closed");
 		return (-1);
 	}
+	return (0);
+}
+
+/*
+ * Send close_notify.  When even the backlog is full, OpenSSL keeps the
+ * alert and HALF_SHUTRETRY says to call again once it drains.  Returns -1
+ * when the alert is still held.
+ */
+static int
+half_ssl_shutdown(struct half *h)
+{
+	int	r;
+
+	tls_clear_errors();
+	r = SSL_shutdown(h->ssl);
+	if (r < 0 && SSL_get_error(h->ssl, r) == SSL_ERROR_WANT_WRITE) {
+		h->flags |= HALF_SHUTRETRY;
+		ERR_clear_error();
+		return (-1);
+	}
+	h->flags &= ~HALF_SHUTRETRY;
+	ERR_clear_error();
 	return (0);
 }
 
@@ -937,10 +963,8 @@ half_shutdown(struct half *h)
 	h->flags &= ~HALF_SHUTPEND;
 	h->flags |= HALF_SHUTWR;
 	if (h->ssl != NULL) {
-		ERR_clear_error();
-		(void)SSL_shutdown(h->ssl);
-		ERR_clear_error();
-		if (half_wpending(h) > 0) {
+		(void)half_ssl_shutdown(h);
+		if (half_wpending(h) > 0 || (h->flags & HALF_SHUTRETRY)) {
 			/* close_notify waits behind records: relay_flush. */
 			event_add(h->wev, NULL);
 			return (0);
@@ -983,7 +1007,17 @@ relay_flush(struct half *h)
 			return (0);
 		}
 		if (h->flags & HALF_SHUTWR) {
-			/* Only close_notify was left. */
+			/*
+			 * Only close_notify was left, or it could not even be
+			 * queued: then SSL_shutdown sends the alert it holds
+			 * (only then: called again it would read).
+			 */
+			if (((h->flags & HALF_SHUTRETRY) &&
+			    half_ssl_shutdown(h) == -1) ||
+			    half_wpending(h) > 0) {
+				event_add(h->wev, NULL);
+				return (0);
+			}
 			if (!(h->flags & HALF_RWANTW))
 				event_del(h->wev);
 			return (relay_check_done(f));

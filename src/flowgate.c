@@ -233,10 +233,38 @@ listen_socktype(const struct service_conf *sc)
 	return ((sc->listen_ops->flags & TR_DGRAM) ? SOCK_DGRAM : SOCK_STREAM);
 }
 
+/* Whether a and b, of one family, would clash on one port. */
+static int
+listen_overlaps(const struct sockaddr *a, const struct sockaddr *b)
+{
+	const struct sockaddr_in	*a4, *b4;
+	const struct sockaddr_in6	*a6, *b6;
+
+	if (a->sa_family != b->sa_family)
+		return (0);	/* IPv6 sockets are IPV6_V6ONLY */
+	if (a->sa_family == AF_INET) {
+		a4 = (const struct sockaddr_in *)a;
+		b4 = (const struct sockaddr_in *)b;
+		return (a4->sin_port == b4->sin_port &&
+		    (a4->sin_addr.s_addr == htonl(INADDR_ANY) ||
+		    b4->sin_addr.s_addr == htonl(INADDR_ANY) ||
+		    a4->sin_addr.s_addr == b4->sin_addr.s_addr));
+	}
+	a6 = (const struct sockaddr_in6 *)a;
+	b6 = (const struct sockaddr_in6 *)b;
+	return (a6->sin6_port == b6->sin6_port &&
+	    (IN6_IS_ADDR_UNSPECIFIED(&a6->sin6_addr) ||
+	    IN6_IS_ADDR_UNSPECIFIED(&b6->sin6_addr) ||
+	    memcmp(&a6->sin6_addr, &b6->sin6_addr,
+	    sizeof(a6->sin6_addr)) == 0));
+}
+
 /*
- * Whether a service of the running configuration is bound to sa with the
- * same socket type: then the port is ours (a renamed service, or one that
- * moves to a port another one leaves).
+ * Whether a service of the running configuration holds a port that sa
+ * would clash with, with the same socket type: then the port is ours (a
+ * renamed service, one that moves to a port another leaves, or from one
+ * address to the wildcard on the same port), and the kernel lets our
+ * SO_REUSEPORT sockets share it while the old ones close.
  */
 static int
 listen_is_ours(const struct sockaddr *sa, int type)
@@ -247,7 +275,7 @@ listen_is_ours(const struct sockaddr *sa, int type)
 		return (0);
 	TAILQ_FOREACH(sc, &flowgate->config->services, entry)
 		if (sc->boundlen > 0 && listen_socktype(sc) == type &&
-		    addr_cmp((struct sockaddr *)&sc->bound, sa) == 0)
+		    listen_overlaps((struct sockaddr *)&sc->bound, sa))
 			return (1);
 	return (0);
 }

@@ -396,6 +396,7 @@ struct half {
 #define HALF_RWANTW	0x20	/* SSL_read wants the socket writable */
 #define HALF_WWANTR	0x40	/* SSL_write wants the socket readable */
 #define HALF_NOGSO	0x80	/* the path refused UDP segmentation offload */
+#define HALF_SHUTRETRY	0x100	/* close_notify could not be queued yet */
 };
 
 /* The timer wheel: slots of wheel_tick ms, lazily re-armed on expiry. */

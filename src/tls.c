@@ -563,6 +563,8 @@ struct tls_wio {
 	struct evbuffer	*backlog;
 };
 
+#define TLS_BACKLOG_MAX	(2 * TLS_CORK_BUF)	/* uncorked writes stop here */
+
 static BIO_METHOD	*tls_wio_method;
 static int		 tls_wio_type = -1;
 static pthread_once_t	 tls_wio_once = PTHREAD_ONCE_INIT;
@@ -605,11 +607,19 @@ tls_wio_write(BIO *b, const char *buf, int len)
 	if (len <= 0)
 		return (0);
 	if (tls_wio_pending(io) > 0) {
-		if (io->cbuf != NULL) {
+		/*
+		 * Uncorked: an alert or a handshake message, after the rest,
+		 * but only up to a bound.  OpenSSL writes from inside SSL_read
+		 * too (an alert for each renegotiation request, say), and a
+		 * peer that never reads must not grow this without end: past
+		 * the bound it is refused as a full socket would refuse it,
+		 * and OpenSSL keeps the one message for later.
+		 */
+		if (io->cbuf != NULL ||
+		    tls_wio_pending(io) + (size_t)len > TLS_BACKLOG_MAX) {
 			BIO_set_retry_write(b);
 			return (-1);
 		}
-		/* Uncorked: an alert or a handshake message, after the rest. */
 		return (tls_wio_queue(io, buf, (size_t)len) == -1 ? -1 : len);
 	}
 	if (io->cbuf != NULL) {
@@ -637,7 +647,7 @@ tls_wio_write(BIO *b, const char *buf, int len)
 		return (-1);
 	if (n == len)
 		return (len);
-	if (io->relay) {
+	if (io->relay && (size_t)(len - n) <= TLS_BACKLOG_MAX) {
 		if (tls_wio_queue(io, buf + n, (size_t)(len - n)) == -1)
 			return (-1);
 		return (len);

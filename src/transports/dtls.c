@@ -212,6 +212,10 @@ dtls_bio_ctrl(BIO *b, int cmd, long num, void *ptr)
 		    sizeof(sin->sin_addr), sin->sin_port));
 	case BIO_CTRL_DGRAM_GET_MTU_OVERHEAD:
 		return (io->peer.ss_family == AF_INET6 ? 48 : 28);
+	case BIO_CTRL_DGRAM_QUERY_MTU:
+	case BIO_CTRL_DGRAM_GET_FALLBACK_MTU:
+		/* Never below pion's MTU, should OpenSSL ever ask. */
+		return (DTLS_MTU);
 	default:
 		return (0);
 	}
@@ -304,6 +308,7 @@ dtls_deadline(struct half *h, uint64_t ms)
 	evtimer_add(h->ev, &tv);
 }
 static void	dtls_client_step(struct half *);
+static void	dtls_client_fail(struct flow *, const char *);
 
 static void
 dtls_timer_cb(evutil_socket_t fd, short what, void *arg)
@@ -337,6 +342,14 @@ dtls_timer_cb(evutil_socket_t fd, short what, void *arg)
 		/* A restart that went nowhere: keep the old session. */
 		dtls_pending_drop(p);
 		ssl = h->ssl;
+	}
+	if (p == NULL && h->tr_priv != NULL &&
+	    ((struct dtls_io *)h->tr_priv)->err != 0) {
+		/* The retransmission met the server port's ICMP error. */
+		ERR_clear_error();
+		errno = ((struct dtls_io *)h->tr_priv)->err;
+		dtls_client_fail(f, "handshake");
+		return;
 	}
 	dtls_timer_arm(h, ssl);
 }

@@ -269,9 +269,10 @@ udp_sendv(int fd, struct sockaddr *to, socklen_t tolen,
 			    MSG_DONTWAIT);
 		while (sent == -1 && errno == EINTR);
 		if (sent == -1) {
-			if (gso && (errno == EINVAL || errno == EMSGSIZE ||
-			    errno == EIO || errno == ENOPROTOOPT ||
-			    errno == EOPNOTSUPP)) {
+			/* msgs[0] failed: a segmented run, or one datagram. */
+			if (gso && grp[0] > 1 && (errno == EINVAL ||
+			    errno == EMSGSIZE || errno == EIO ||
+			    errno == ENOPROTOOPT || errno == EOPNOTSUPP)) {
 				/* This path cannot segment: send singly. */
 				*nogso = 1;
 				continue;

@@ -1555,6 +1555,172 @@ out:
 	return (NULL);
 }
 
+/*
+ * A TLS 1.2 agent that floods the flowgate client with renegotiation
+ * requests (HelloRequest) and reads nothing: flowgate answers each with a
+ * no_renegotiation alert, which must not pile up without bound while the
+ * agent does not read (the client's memory stays flat), and once the agent
+ * reads again and the TCP side closes, the tunnel must still end cleanly
+ * (the alerts written while reading get flushed; nothing hangs).
+ */
+#define RENEG_MS	15000	/* of HelloRequests at most */
+/* ASan's quarantine holds freed memory: RSS says nothing there. */
+#if defined(__SANITIZE_ADDRESS__)
+#define RENEG_RSS	0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define RENEG_RSS	0
+#endif
+#endif
+#ifndef RENEG_RSS
+#define RENEG_RSS	1
+#endif
+#define RENEG_MAX	1000000
+
+struct reneg_agent {
+	SSL_CTX		*ctx;
+	int		 lfd;
+	pthread_t	 thread;
+	int		 sent;		/* HelloRequests */
+	long long	 drained;	/* bytes read after the flood */
+	int		 got_close;	/* close_notify seen */
+	char		 err[256];
+};
+
+static void *
+reneg_agent_main(void *arg)
+{
+	struct reneg_agent	*ra = arg;
+	struct pollfd		 pfd;
+	struct timeval		 tv;
+	SSL			*ssl = NULL;
+	uint64_t		 deadline;
+	char			 buf[4096];
+	int			 fd = -1, r;
+
+	pfd.fd = ra->lfd;
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, INTEG_RUN_MS) != 1 ||
+	    (fd = accept4(ra->lfd, NULL, NULL, SOCK_CLOEXEC)) == -1) {
+		snprintf(ra->err, sizeof(ra->err), "no connection");
+		return (NULL);
+	}
+	/* A write flowgate does not take in a second ends the flood. */
+	tv.tv_sec = 1;
+	tv.tv_usec = 0;
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if ((ssl = SSL_new(ra->ctx)) == NULL || SSL_set_fd(ssl, fd) != 1 ||
+	    SSL_accept(ssl) != 1) {
+		snprintf(ra->err, sizeof(ra->err), "handshake failed");
+		goto out;
+	}
+	deadline = integ_now_ms() + RENEG_MS;
+	while (ra->sent < RENEG_MAX && integ_now_ms() < deadline) {
+		if (SSL_renegotiate(ssl) != 1 || SSL_do_handshake(ssl) != 1)
+			break;
+		ra->sent++;
+	}
+	ERR_clear_error();
+	/* Now read: the header, the alerts, then close_notify or EOF. */
+	tv.tv_sec = 0;
+	tv.tv_usec = 300 * 1000;
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	deadline = integ_now_ms() + INTEG_IO_MS;
+	while (integ_now_ms() < deadline) {
+		r = (int)recv(fd, buf, sizeof(buf), 0);
+		if (r > 0) {
+			ra->drained += r;
+			continue;
+		}
+		if (r == 0)
+			break;
+		if (errno != EAGAIN && errno != EINTR)
+			break;
+	}
+out:
+	ERR_clear_error();
+	SSL_free(ssl);
+	if (fd != -1)
+		close(fd);
+	return (NULL);
+}
+
+/* A process's resident set size in KiB, or -1. */
+static long long
+pid_rss_kb(pid_t pid)
+{
+	FILE		*f;
+	char		 path[64], line[256];
+	long long	 kb = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return (-1);
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "VmRSS: %lld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return (kb);
+}
+
+START_TEST(test_tls_renegotiation_flood_bounded)
+{
+	struct reneg_agent	 ra;
+	struct sockaddr_storage	 ss, cs;
+	socklen_t		 len, cslen;
+	long long		 rss0, rss1;
+	uint16_t		 cport;
+	int			 fd, rb = 4096;
+
+	integ_pki_make(&pa, "a");
+	memset(&ra, 0, sizeof(ra));
+	ra.ctx = SSL_CTX_new(TLS_server_method());
+	ck_assert(ra.ctx != NULL);
+	ck_assert(SSL_CTX_set_max_proto_version(ra.ctx, TLS1_2_VERSION) == 1);
+	ck_assert_msg(SSL_CTX_use_certificate_chain_file(ra.ctx,
+	    pa.srv_crt) == 1 && SSL_CTX_use_PrivateKey_file(ra.ctx,
+	    pa.srv_key, SSL_FILETYPE_PEM) == 1, "cannot load %s", pa.srv_crt);
+	ra.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert(ra.lfd != -1);
+	/* A small window from the start: the agent reads nothing anyway. */
+	ck_assert(setsockopt(ra.lfd, SOL_SOCKET, SO_RCVBUF, &rb,
+	    sizeof(rb)) == 0);
+	integ_addr(AF_INET, 0, &ss, &len);
+	ck_assert(bind(ra.lfd, (struct sockaddr *)&ss, len) == 0);
+	ck_assert(listen(ra.lfd, 4) == 0);
+
+	cport = cli_start(&pa, integ_local_port(ra.lfd), 9);
+	ck_assert(pthread_create(&ra.thread, NULL, reneg_agent_main, &ra) ==
+	    0);
+	integ_addr(AF_INET, cport, &cs, &cslen);
+	fd = integ_tcp_connect_ok(&cs, cslen, "cli");
+	integ_sleep_ms(300);
+	rss0 = pid_rss_kb(integ_cli.pid);
+	ck_assert(rss0 > 0);
+	/* The flood runs up to RENEG_MS; then the agent reads. */
+	integ_sleep_ms(RENEG_MS);
+	rss1 = pid_rss_kb(integ_cli.pid);
+	fprintf(stderr, "tls: renegotiation flood: %d HelloRequests, client "
+	    "VmRSS %lld -> %lld KiB\n", ra.sent, rss0, rss1);
+	ck_assert_msg(!RENEG_RSS || rss1 - rss0 < 3 * 1024, "the client grew "
+	    "by %lld KiB "
+	    "under %d renegotiation requests it could not answer",
+	    rss1 - rss0, ra.sent);
+	/* Our FIN: the tunnel must end, with everything written out. */
+	close(fd);
+	ck_assert_msg(integ_cli_log_wait("flow closed service=cli ",
+	    INTEG_IO_MS, NULL, 0) == 0, "the tunnel did not end after the "
+	    "flood (alerts left unflushed?)");
+	ck_assert(pthread_join(ra.thread, NULL) == 0);
+	ck_assert_msg(ra.err[0] == '\0', "agent: %s", ra.err);
+	ck_assert_msg(ra.sent > 1000, "only %d HelloRequests went out",
+	    ra.sent);
+	close(ra.lfd);
+	SSL_CTX_free(ra.ctx);
+	integ_cli_stop_ok(INTEG_STOP_MS);
+}
+END_TEST
+
 START_TEST(test_tls_probe_needs_close_notify)
 {
 	struct fake_agent	 fa;
@@ -1707,6 +1873,8 @@ tls_suite(void)
 	    test_tls_client_server_64mib);
 	tcase_add_test(integ_tcase(s, "fin_in_flight", 60),
 	    test_tls_fin_in_flight);
+	tcase_add_test(integ_tcase(s, "renegotiation_flood_bounded", 60),
+	    test_tls_renegotiation_flood_bounded);
 	tcase_add_test(integ_tcase(s, "s_client_vector", 20),
 	    test_tls_s_client_vector);
 	tcase_add_test(integ_tcase(s, "refusals", 20), test_tls_refusals);
