@@ -302,6 +302,10 @@ struct dgram {
 };
 int		 udp_sendv(int fd, struct sockaddr *, socklen_t,
 		    const struct dgram *, int n, int *nogso);
+struct mmsghdr;
+struct worker;
+int		 udp_recvv(struct worker *, int fd, struct mmsghdr *,
+		    struct iovec *, struct sockaddr_storage *from);
 
 struct transport_ops {
 	const char	*name;		/* URL scheme */

@@ -814,16 +814,7 @@ dtls_listen_cb(evutil_socket_t fd, short what, void *arg)
 	col.n = 0;
 	srv->col = &col;
 	for (b = 0; b < DTLS_BATCHES; b++) {
-		for (i = 0; i < FG_BATCH; i++) {
-			iov[i].iov_base = w->rbuf + (size_t)i * (FG_MAX_DGRAM + 1);
-			iov[i].iov_len = FG_MAX_DGRAM + 1;
-			memset(&msgs[i].msg_hdr, 0, sizeof(msgs[i].msg_hdr));
-			msgs[i].msg_hdr.msg_iov = &iov[i];
-			msgs[i].msg_hdr.msg_iovlen = 1;
-			msgs[i].msg_hdr.msg_name = &from[i];
-			msgs[i].msg_hdr.msg_namelen = sizeof(from[i]);
-		}
-		n = recvmmsg(fd, msgs, FG_BATCH, MSG_DONTWAIT, NULL);
+		n = udp_recvv(w, fd, msgs, iov, from);
 		if (n <= 0) {
 			if (n == -1 && errno != EAGAIN && errno != EINTR)
 				log_warn("service=%s recvmmsg", svc->conf->name);
@@ -999,14 +990,7 @@ dtls_client_read_cb(evutil_socket_t fd, short what, void *arg)
 	int		 b, i, n, r, nd;
 
 	for (b = 0; b < DTLS_BATCHES; b++) {
-		for (i = 0; i < FG_BATCH; i++) {
-			iov[i].iov_base = w->rbuf + (size_t)i * (FG_MAX_DGRAM + 1);
-			iov[i].iov_len = FG_MAX_DGRAM + 1;
-			memset(&msgs[i].msg_hdr, 0, sizeof(msgs[i].msg_hdr));
-			msgs[i].msg_hdr.msg_iov = &iov[i];
-			msgs[i].msg_hdr.msg_iovlen = 1;
-		}
-		n = recvmmsg(fd, msgs, FG_BATCH, MSG_DONTWAIT, NULL);
+		n = udp_recvv(w, fd, msgs, iov, NULL);
 		if (n == -1) {
 			if (errno == EAGAIN || errno == EINTR)
 				return;

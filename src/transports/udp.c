@@ -89,6 +89,31 @@ fail:
 }
 
 /*
+ * Read up to FG_BATCH datagrams from fd into the worker's receive slots,
+ * each FG_MAX_DGRAM + 1 bytes (so a longer one shows as truncated), with
+ * their sources in from[] unless from is NULL.  recvmmsg's result.
+ */
+int
+udp_recvv(struct worker *w, int fd, struct mmsghdr *msgs, struct iovec *iov,
+    struct sockaddr_storage *from)
+{
+	int	i;
+
+	for (i = 0; i < FG_BATCH; i++) {
+		iov[i].iov_base = w->rbuf + (size_t)i * (FG_MAX_DGRAM + 1);
+		iov[i].iov_len = FG_MAX_DGRAM + 1;
+		memset(&msgs[i].msg_hdr, 0, sizeof(msgs[i].msg_hdr));
+		msgs[i].msg_hdr.msg_iov = &iov[i];
+		msgs[i].msg_hdr.msg_iovlen = 1;
+		if (from != NULL) {
+			msgs[i].msg_hdr.msg_name = &from[i];
+			msgs[i].msg_hdr.msg_namelen = sizeof(from[i]);
+		}
+	}
+	return (recvmmsg(fd, msgs, FG_BATCH, MSG_DONTWAIT, NULL));
+}
+
+/*
  * Datagrams from clients.  Up to FG_BATCH at a time land in the worker's
  * scratch buffer; runs of datagrams from one client go to its flow as one
  * batch.
@@ -106,16 +131,7 @@ udp_listen_cb(evutil_socket_t fd, short ev, void *arg)
 	int			 b, i, j, n, start;
 
 	for (b = 0; b < UDP_BATCHES; b++) {
-		for (i = 0; i < FG_BATCH; i++) {
-			iov[i].iov_base = w->rbuf + (size_t)i * (FG_MAX_DGRAM + 1);
-			iov[i].iov_len = FG_MAX_DGRAM + 1;
-			memset(&msgs[i].msg_hdr, 0, sizeof(msgs[i].msg_hdr));
-			msgs[i].msg_hdr.msg_iov = &iov[i];
-			msgs[i].msg_hdr.msg_iovlen = 1;
-			msgs[i].msg_hdr.msg_name = &from[i];
-			msgs[i].msg_hdr.msg_namelen = sizeof(from[i]);
-		}
-		n = recvmmsg(fd, msgs, FG_BATCH, MSG_DONTWAIT, NULL);
+		n = udp_recvv(w, fd, msgs, iov, from);
 		if (n <= 0) {
 			if (n == -1 && errno != EAGAIN && errno != EINTR)
 				log_warn("service=%s recvmmsg", svc->conf->name);
@@ -343,14 +359,7 @@ udp_out_cb(evutil_socket_t fd, short ev, void *arg)
 	int			 b, i, n;
 
 	for (b = 0; b < UDP_BATCHES; b++) {
-		for (i = 0; i < FG_BATCH; i++) {
-			iov[i].iov_base = w->rbuf + (size_t)i * (FG_MAX_DGRAM + 1);
-			iov[i].iov_len = FG_MAX_DGRAM + 1;
-			memset(&msgs[i].msg_hdr, 0, sizeof(msgs[i].msg_hdr));
-			msgs[i].msg_hdr.msg_iov = &iov[i];
-			msgs[i].msg_hdr.msg_iovlen = 1;
-		}
-		n = recvmmsg(fd, msgs, FG_BATCH, MSG_DONTWAIT, NULL);
+		n = udp_recvv(w, fd, msgs, iov, NULL);
 		if (n == -1) {
 			if (errno == EAGAIN || errno == EINTR)
 				return;

@@ -1593,24 +1593,6 @@ END_TEST
 #define FLOOD_SEND_MS	8000	/* the sending phase, at most */
 #define FLOOD_RSS_KB	(64LL * 1024)	/* growth allowed, KiB */
 
-/* The daemon's resident set size in KiB (/proc/PID/status), or -1. */
-static long long
-daemon_rss_kb(void)
-{
-	FILE		*f;
-	char		 path[64], line[256];
-	long long	 kb = -1;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)integ.pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return (-1);
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (sscanf(line, "VmRSS: %lld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return (kb);
-}
-
 START_TEST(test_integ_echo_flood_bounded)
 {
 	struct sockaddr_storage	 svc;
@@ -1644,7 +1626,7 @@ START_TEST(test_integ_echo_flood_bounded)
 	fd = integ_tcp_connect_ok(&svc, svclen, "service e");
 	port = integ_local_port(fd);
 	integ_tcp_ping_ok(fd, "warm up", "service e");
-	rss0 = daemon_rss_kb();
+	rss0 = integ_rss_kb(integ.pid);
 	ck_assert_msg(rss0 > 0, "no VmRSS in /proc/%d/status", (int)integ.pid);
 
 	/* Send until flowgate takes nothing for FLOOD_STUCK_MS. */
@@ -1681,7 +1663,7 @@ START_TEST(test_integ_echo_flood_bounded)
 		pfd.events = POLLOUT;
 		(void)poll(&pfd, 1, (int)(FLOOD_STUCK_MS - (now - last)));
 	}
-	rss1 = daemon_rss_kb();
+	rss1 = integ_rss_kb(integ.pid);
 	fprintf(stderr, "integ: echo flood: %llu bytes taken, VmRSS %lld -> "
 	    "%lld KiB\n", sent, rss0, rss1);
 	ck_assert_msg(stuck, "flowgate took all %llu bytes from a client that "

@@ -1645,24 +1645,6 @@ out:
 	return (NULL);
 }
 
-/* A process's resident set size in KiB, or -1. */
-static long long
-pid_rss_kb(pid_t pid)
-{
-	FILE		*f;
-	char		 path[64], line[256];
-	long long	 kb = -1;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return (-1);
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (sscanf(line, "VmRSS: %lld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return (kb);
-}
-
 START_TEST(test_tls_renegotiation_flood_bounded)
 {
 	struct reneg_agent	 ra;
@@ -1695,11 +1677,11 @@ START_TEST(test_tls_renegotiation_flood_bounded)
 	integ_addr(AF_INET, cport, &cs, &cslen);
 	fd = integ_tcp_connect_ok(&cs, cslen, "cli");
 	integ_sleep_ms(300);
-	rss0 = pid_rss_kb(integ_cli.pid);
+	rss0 = integ_rss_kb(integ_cli.pid);
 	ck_assert(rss0 > 0);
 	/* The flood runs up to RENEG_MS; then the agent reads. */
 	integ_sleep_ms(RENEG_MS);
-	rss1 = pid_rss_kb(integ_cli.pid);
+	rss1 = integ_rss_kb(integ_cli.pid);
 	fprintf(stderr, "tls: renegotiation flood: %d HelloRequests, client "
 	    "VmRSS %lld -> %lld KiB\n", ra.sent, rss0, rss1);
 	ck_assert_msg(!RENEG_RSS || rss1 - rss0 < 3 * 1024, "the client grew "

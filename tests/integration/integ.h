@@ -174,6 +174,8 @@ void		 integ_bulk_echo_ex(int fd, unsigned long long total,
 		    uint64_t seed, int timeout_ms, int flags);
 #define INTEG_BULK_FIN	0x01	/* shut the write side after the last byte */
 
+long long	 integ_rss_kb(pid_t);
+
 /* Time and data. */
 uint64_t	 integ_now_ms(void);
 void		 integ_sleep_ms(int);

@@ -1837,6 +1837,24 @@ integ_bulk_echo_ex(int fd, unsigned long long total, uint64_t seed,
 	free(rbuf);
 }
 
+/* A process's resident set size in KiB (/proc/PID/status), or -1. */
+long long
+integ_rss_kb(pid_t pid)
+{
+	FILE		*f;
+	char		 path[64], line[256];
+	long long	 kb = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return (-1);
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "VmRSS: %lld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return (kb);
+}
+
 /*
  * Time and data
  */
