@@ -44,6 +44,8 @@
 #define UDP_BATCHES	4	/* recvmmsg calls per wakeup, for fairness */
 #define UDP_SOCKBUF	(4 * 1024 * 1024)
 
+static int	udp_out_next(struct half *);
+
 static void
 udp_sockbufs(int fd)
 {
@@ -318,7 +320,7 @@ udp_sendmmsg(struct half *h, int fd, struct sockaddr *to, socklen_t tolen,
 	if (sent == n)
 		return (0);
 	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS ||
-	    !is_egress) {
+	    !is_egress || (errno == ECONNREFUSED && udp_out_next(h) == 0)) {
 		/* Dropped; a client we cannot answer keeps its flow. */
 		f->drops += (uint64_t)(n - sent);
 		return (0);
@@ -363,6 +365,8 @@ udp_out_cb(evutil_socket_t fd, short ev, void *arg)
 		if (n == -1) {
 			if (errno == EAGAIN || errno == EINTR)
 				return;
+			if (errno == ECONNREFUSED && udp_out_next(h) == 0)
+				return;
 			/* An ICMP error from the destination ends the flow. */
 			f->err = errno;
 			flow_close(f, errno == ECONNREFUSED ? "refused" :
@@ -380,9 +384,9 @@ udp_out_cb(evutil_socket_t fd, short ev, void *arg)
 	}
 }
 
-/* Make the flow's own socket connected to dst and start reading. */
+/* The flow's own socket, connected to dst, read by udp_out_cb. */
 static int
-udp_out_connect(struct half *h, const struct sockaddr *dst, socklen_t len)
+udp_out_socket(struct half *h, const struct sockaddr *dst, socklen_t len)
 {
 	struct flow	*f = h->flow;
 
@@ -400,7 +404,45 @@ udp_out_connect(struct half *h, const struct sockaddr *dst, socklen_t len)
 	    udp_out_cb, h);
 	if (h->ev == NULL || event_add(h->ev, NULL) == -1)
 		return (-1);
+	return (0);
+}
+
+static int
+udp_out_connect(struct half *h, const struct sockaddr *dst, socklen_t len)
+{
+	if (udp_out_socket(h, dst, len) == -1)
+		return (-1);
 	half_ready(h);
+	return (0);
+}
+
+/*
+ * The destination said port unreachable before it ever answered: when its
+ * name had further addresses (AAAA and A, a service on only one of them),
+ * the flow moves on to the next one instead of ending.  -1: none left.
+ */
+static int
+udp_out_next(struct half *h)
+{
+	struct flow		*f = h->flow;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sl;
+	char			 a[ADDRSTRLEN], b[ADDRSTRLEN];
+
+	if (f->pkts_out != 0 || flow_next_address(f, &ss, &sl) == -1)
+		return (-1);
+	flow_log(f, LOG_LVL_INFO, "destination refused, trying the next "
+	    "address dst=%s next=%s", addr_str((struct sockaddr *)&f->dst,
+	    a, sizeof(a)), addr_str((struct sockaddr *)&ss, b, sizeof(b)));
+	if (h->ev != NULL) {
+		event_free(h->ev);
+		h->ev = NULL;
+	}
+	close(h->fd);
+	h->fd = -1;
+	h->flags &= ~HALF_NOGSO;
+	if (udp_out_socket(h, (struct sockaddr *)&ss, sl) == -1)
+		return (-1);
 	return (0);
 }
 

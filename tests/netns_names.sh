@@ -1,0 +1,110 @@
+#!/bin/sh
+# Names with several addresses.  A forward endpoint given by name whose
+# first address has nothing listening must not fail every flow: tcp and
+# tls-stream try the next address within the connect deadline, and udp
+# moves on when the first address answers port unreachable before it ever
+# answered a datagram.  The test needs a name with two addresses, so it
+# runs in user, mount and network namespaces of its own (unshare -rmn),
+# with a private /etc/hosts bind-mounted over the real one, in which
+# "fg-multi" is 127.0.0.2 (nothing there) and then 127.0.0.1 (the echo
+# servers).  Exit 77 (skipped) where such namespaces are not allowed.
+set -u
+fg=${FLOWGATE:-src/flowgate}
+bench=${FG_BENCH:-tests/bench/fg-bench}
+
+if [ "${1:-}" != --inside ]; then
+	if ! command -v unshare >/dev/null 2>&1 ||
+	    ! command -v ip >/dev/null 2>&1 ||
+	    ! unshare -rmn true 2>/dev/null; then
+		echo "netns_names: no unshare/ip, or user+mount+network" \
+		    "namespaces are not allowed here: skipped"
+		exit 77
+	fi
+	exec unshare -rmn sh "$0" --inside
+fi
+
+pass=0
+fail=0
+ok() {
+	pass=$((pass + 1))
+}
+bad() {
+	echo "FAIL: $*"
+	fail=$((fail + 1))
+}
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/netns_names.XXXXXX") || exit 1
+pids=""
+cleanup() {
+	for p in $pids; do
+		kill "$p" 2>/dev/null
+	done
+	wait 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' HUP INT TERM
+
+ip link set lo up || exit 1
+printf '127.0.0.1 localhost\n127.0.0.2 fg-multi\n127.0.0.1 fg-multi\n' \
+    >"$tmp/hosts"
+if ! mount --bind "$tmp/hosts" /etc/hosts 2>/dev/null; then
+	echo "netns_names: cannot bind-mount a private /etc/hosts: skipped"
+	exit 77
+fi
+
+set -- $("$bench" freeport -n 4) || exit 1
+eu=$1
+et=$2
+fu=$3
+ft=$4
+"$bench" echo-udp -l "127.0.0.1:$eu" 2>"$tmp/echo-udp.log" &
+pids="$pids $!"
+"$bench" echo-tcp -l "127.0.0.1:$et" 2>"$tmp/echo-tcp.log" &
+pids="$pids $!"
+cat >"$tmp/fg.yml" <<EOF
+workers: 1
+log: {level: info}
+services:
+  - name: u
+    listen: udp://127.0.0.1:$fu
+    forward: udp://fg-multi:$eu
+  - name: t
+    listen: tcp://127.0.0.1:$ft
+    forward: tcp://fg-multi:$et
+    connect_timeout: 3s
+EOF
+"$fg" run -c "$tmp/fg.yml" 2>"$tmp/fg.log" &
+fgpid=$!
+pids="$pids $fgpid"
+
+# The UDP probe's first datagram reaches 127.0.0.2, whose port unreachable
+# moves the flow on; the probe resends until an echo comes (5 s).
+if "$bench" probe udp -t "127.0.0.1:$fu" -o 5000 >/dev/null 2>&1; then
+	ok
+else
+	bad "no UDP echo through a name whose first address is dead"
+fi
+if grep -q "destination refused, trying the next address dst=127.0.0.2:$eu next=127.0.0.1:$eu" \
+    "$tmp/fg.log"; then
+	ok
+else
+	bad "no 'trying the next address' line for udp"
+fi
+if "$bench" probe tcp -t "127.0.0.1:$ft" -o 5000 >/dev/null 2>&1; then
+	ok
+else
+	bad "no TCP echo through a name whose first address is dead"
+fi
+# A whole UDP run afterwards, every echo checked.
+out=$("$bench" udp -t "127.0.0.1:$fu" -f 4 -s 200 -w 4 -d 1 2>&1)
+case "$out" in
+*" errors=0"*) ok ;;
+*) bad "udp run: $out" ;;
+esac
+
+if [ "$fail" -ne 0 ]; then
+	sed 's/^/  /' "$tmp/fg.log"
+fi
+echo "netns_names: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
