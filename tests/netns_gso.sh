@@ -11,41 +11,12 @@
 set -u
 fg=${FLOWGATE:-src/flowgate}
 bench=${FG_BENCH:-tests/bench/fg-bench}
+name=netns_gso
+. "$(dirname "$0")/netns_lib.sh" || exit 1
+netns_enter -rn "$@"
+netns_tmp
 
-if [ "${1:-}" != --inside ]; then
-	if ! command -v unshare >/dev/null 2>&1 ||
-	    ! command -v ip >/dev/null 2>&1 ||
-	    ! unshare -rn true 2>/dev/null; then
-		echo "netns_gso: no unshare/ip, or user+network namespaces" \
-		    "are not allowed here: skipped"
-		exit 77
-	fi
-	exec unshare -rn sh "$0" --inside
-fi
-
-pass=0
-fail=0
-ok() {
-	pass=$((pass + 1))
-}
-bad() {
-	echo "FAIL: $*"
-	fail=$((fail + 1))
-}
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/netns_gso.XXXXXX") || exit 1
-pids=""
-cleanup() {
-	for p in $pids; do
-		kill "$p" 2>/dev/null
-	done
-	wait 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' HUP INT TERM
-
-ip link set lo up mtu 1500 || exit 1
+ip link set lo mtu 1500 || exit 1
 
 set -- $("$bench" freeport -n 2) || exit 1
 echo_port=$1
@@ -113,5 +84,4 @@ if ! kill -0 "$fgpid" 2>/dev/null; then
 	bad "flowgate exited"
 fi
 
-echo "netns_gso: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+netns_finish

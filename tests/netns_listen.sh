@@ -9,39 +9,11 @@
 set -u
 fg=${FLOWGATE:-src/flowgate}
 bench=${FG_BENCH:-tests/bench/fg-bench}
+name=netns_listen
+. "$(dirname "$0")/netns_lib.sh" || exit 1
+netns_enter -rn "$@"
+netns_tmp
 
-if [ "${1:-}" != --inside ]; then
-	if ! command -v unshare >/dev/null 2>&1 ||
-	    ! command -v ip >/dev/null 2>&1 ||
-	    ! unshare -rn true 2>/dev/null; then
-		echo "netns_listen: no unshare/ip, or user+network namespaces" \
-		    "are not allowed here: skipped"
-		exit 77
-	fi
-	exec unshare -rn sh "$0" --inside
-fi
-
-pass=0
-fail=0
-ok() {
-	pass=$((pass + 1))
-}
-bad() {
-	echo "FAIL: $*"
-	fail=$((fail + 1))
-}
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/netns_listen.XXXXXX") || exit 1
-fgpid=""
-cleanup() {
-	[ -n "$fgpid" ] && kill "$fgpid" 2>/dev/null
-	wait 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' HUP INT TERM
-
-ip link set lo up || exit 1
 port=$("$bench" freeport) || exit 1
 
 # conf ADDR: one UDP and one TCP echo service on ADDR:port.
@@ -80,6 +52,7 @@ echo_ok() {
 conf 127.0.0.1
 "$fg" run -c "$tmp/fg.yml" 2>"$tmp/fg.log" &
 fgpid=$!
+pids=$fgpid
 i=0
 until echo_ok || [ $i -ge 50 ]; do
 	sleep 0.1
@@ -123,5 +96,4 @@ echo_ok && ok || bad "no echo after the move back"
 if [ "$fail" -ne 0 ]; then
 	sed 's/^/  /' "$tmp/fg.log"
 fi
-echo "netns_listen: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+netns_finish

@@ -11,41 +11,11 @@
 set -u
 fg=${FLOWGATE:-src/flowgate}
 bench=${FG_BENCH:-tests/bench/fg-bench}
+name=netns_names
+. "$(dirname "$0")/netns_lib.sh" || exit 1
+netns_enter -rmn "$@"
+netns_tmp
 
-if [ "${1:-}" != --inside ]; then
-	if ! command -v unshare >/dev/null 2>&1 ||
-	    ! command -v ip >/dev/null 2>&1 ||
-	    ! unshare -rmn true 2>/dev/null; then
-		echo "netns_names: no unshare/ip, or user+mount+network" \
-		    "namespaces are not allowed here: skipped"
-		exit 77
-	fi
-	exec unshare -rmn sh "$0" --inside
-fi
-
-pass=0
-fail=0
-ok() {
-	pass=$((pass + 1))
-}
-bad() {
-	echo "FAIL: $*"
-	fail=$((fail + 1))
-}
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/netns_names.XXXXXX") || exit 1
-pids=""
-cleanup() {
-	for p in $pids; do
-		kill "$p" 2>/dev/null
-	done
-	wait 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' HUP INT TERM
-
-ip link set lo up || exit 1
 printf '127.0.0.1 localhost\n127.0.0.2 fg-multi\n127.0.0.1 fg-multi\n' \
     >"$tmp/hosts"
 if ! mount --bind "$tmp/hosts" /etc/hosts 2>/dev/null; then
@@ -106,5 +76,4 @@ esac
 if [ "$fail" -ne 0 ]; then
 	sed 's/^/  /' "$tmp/fg.log"
 fi
-echo "netns_names: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+netns_finish
