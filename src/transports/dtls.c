@@ -746,10 +746,13 @@ dtls_peer_input(struct flow *f, const u_char *buf, size_t len)
 	struct dtls_srv		*srv = f->service->tr_priv;
 	SSL			*ssl;
 	BIO			*b;
+	int			 hello;
 
+	hello = p->state != DP_HANDSHAKE &&
+	    dtls_is_new_hello(f->in.ssl, buf, len);
 	/* Anything but a record of a relaying session: in order, alone. */
 	if (srv->col != NULL && srv->col->f == f && (p->pending != NULL ||
-	    p->state != DP_RELAY || dtls_is_new_hello(f->in.ssl, buf, len))) {
+	    p->state != DP_RELAY || hello)) {
 		srv->col->obuf = NULL;
 		if (dtls_col_flush(srv->col) == -1)
 			return (-1);
@@ -761,8 +764,7 @@ dtls_peer_input(struct flow *f, const u_char *buf, size_t len)
 		}
 		dtls_pending_drop(p);
 	}
-	if (p->state != DP_HANDSHAKE &&
-	    dtls_is_new_hello(f->in.ssl, buf, len)) {
+	if (hello) {
 		ssl = dtls_listen(f->service, buf, len,
 		    (struct sockaddr *)&f->peer, f->peerlen);
 		if (ssl == NULL)

@@ -228,7 +228,7 @@ udp_sendv(int fd, struct sockaddr *to, socklen_t tolen,
 	struct mmsghdr	msgs[FG_BATCH];
 	struct iovec	iov[FG_BATCH];
 	int		grp[FG_BATCH];
-	int		i, k, m, nm, ni, sent, gso, off = 0;
+	int		i, k, m, nm, ni, sent, off = 0;
 #ifdef UDP_SEGMENT
 	union {
 		char		buf[CMSG_SPACE(sizeof(uint16_t))];
@@ -239,7 +239,6 @@ udp_sendv(int fd, struct sockaddr *to, socklen_t tolen,
 #endif
 
 	while (off < n) {
-		gso = 0;
 		for (nm = 0, ni = 0, i = off; i < n && ni < FG_BATCH; nm++) {
 			k = 1;
 #ifdef UDP_SEGMENT
@@ -275,7 +274,6 @@ udp_sendv(int fd, struct sockaddr *to, socklen_t tolen,
 				c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
 				*(uint16_t *)(void *)CMSG_DATA(c) =
 				    (uint16_t)d[i].len;
-				gso = 1;
 			}
 #endif
 			grp[nm] = k;
@@ -288,7 +286,7 @@ udp_sendv(int fd, struct sockaddr *to, socklen_t tolen,
 		while (sent == -1 && errno == EINTR);
 		if (sent == -1) {
 			/* msgs[0] failed: a segmented run, or one datagram. */
-			if (gso && grp[0] > 1 && (errno == EINVAL ||
+			if (grp[0] > 1 && (errno == EINVAL ||
 			    errno == EMSGSIZE || errno == EIO ||
 			    errno == ENOPROTOOPT || errno == EOPNOTSUPP)) {
 				/* This path cannot segment: send singly. */
@@ -434,12 +432,7 @@ udp_out_next(struct half *h)
 	flow_log(f, LOG_LVL_INFO, "destination refused, trying the next "
 	    "address dst=%s next=%s", addr_str((struct sockaddr *)&f->dst,
 	    a, sizeof(a)), addr_str((struct sockaddr *)&ss, b, sizeof(b)));
-	if (h->ev != NULL) {
-		event_free(h->ev);
-		h->ev = NULL;
-	}
-	close(h->fd);
-	h->fd = -1;
+	half_reset(h);
 	h->flags &= ~HALF_NOGSO;
 	if (udp_out_socket(h, (struct sockaddr *)&ss, sl) == -1)
 		return (-1);

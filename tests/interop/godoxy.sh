@@ -146,12 +146,13 @@ out=$(printf 'a datagram via pion' | timeout 10 socat -T 5 - \
 [ "$out" = "a datagram via pion" ] && ok "flowgate dtls client -> pion agent" ||
     bad "flowgate dtls client -> pion agent: '$out'"
 # shellcheck disable=SC2086
-out=$("$fg" probe -a "$c/ca.crt" -c "$c/client.crt" -k "$c/client.key" \
+# A generous deadline: under the sanitizers the Go agent can be slow.
+out=$("$fg" probe -t 15s -a "$c/ca.crt" -c "$c/client.crt" -k "$c/client.key" \
     tls-stream://127.0.0.1:"$gt" 2>&1) &&
     grep -q "tcp: health check received" "$tmp/go-agent.log" &&
     ok "flowgate probe -> go tls agent" || bad "flowgate probe -> go tls agent: $out"
 # shellcheck disable=SC2086
-out=$("$fg" probe -a "$c/ca.crt" -c "$c/client.crt" -k "$c/client.key" \
+out=$("$fg" probe -t 15s -a "$c/ca.crt" -c "$c/client.crt" -k "$c/client.key" \
     dtls://127.0.0.1:"$gu" 2>&1) &&
     grep -q "udp: health check received" "$tmp/go-agent.log" &&
     ok "flowgate probe -> pion dtls agent" ||
