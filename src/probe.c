@@ -58,6 +58,7 @@ struct probe {
 	struct bufferevent	*bev;
 	uint64_t		 start;	/* µs */
 	uint64_t		 handshake;	/* µs when the handshake ended */
+	int			 attempts;	/* DTLS: unanswered ones before */
 	int			 status;
 	char			 why[512];
 };
@@ -148,23 +149,27 @@ probe_event_cb(struct bufferevent *bev, short what, void *arg)
 }
 
 /*
- * The DTLS probe: a connected UDP socket, poll() and OpenSSL's timers.
- * Same contract: handshake, health header in its own record, and a
- * close_notify back within the deadline.
+ * One DTLS probe attempt: a connected UDP socket, poll() and OpenSSL's
+ * timers.  Same contract as over TLS: handshake, health header in its own
+ * record, and a close_notify back, here within "answer" µs of sending the
+ * header (and before "deadline").  Returns 1 when the header went out and
+ * nothing came back in time, the one outcome worth another attempt; 0
+ * otherwise, with pr->status and pr->why set.
  */
-static void
-probe_dtls(struct service_conf *sc, struct addrinfo *ai, uint64_t timeout,
-    struct probe *pr)
+static int
+probe_dtls_once(struct service_conf *sc, struct addrinfo *ai,
+    uint64_t deadline, uint64_t answer, struct probe *pr)
 {
 	struct pollfd	 pfd;
 	struct timeval	 tv;
 	uint8_t		 hdr[SH_SIZE], buf[2048];
-	uint64_t	 deadline, now, wait;
+	uint64_t	 until = deadline, now, wait;
 	SSL		*ssl = NULL;
 	BIO		*b;
-	int		 fd, r, done = 0, e;
+	int		 fd, r, done = 0, e, again = 0;
 
-	deadline = probe_now_us() + timeout * 1000;
+	pr->start = probe_now_us();
+	pr->handshake = 0;
 	fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 	    0);
 	if (fd == -1 || connect(fd, ai->ai_addr, ai->ai_addrlen) == -1) {
@@ -186,6 +191,8 @@ probe_dtls(struct service_conf *sc, struct addrinfo *ai, uint64_t timeout,
 			if ((r = SSL_do_handshake(ssl)) == 1) {
 				done = 1;
 				pr->handshake = probe_now_us();
+				if (pr->handshake + answer < until)
+					until = pr->handshake + answer;
 				sh_build_health(hdr);
 				if (SSL_write(ssl, hdr, sizeof(hdr)) !=
 				    (int)sizeof(hdr)) {
@@ -211,13 +218,14 @@ probe_dtls(struct service_conf *sc, struct addrinfo *ai, uint64_t timeout,
 			    "handshake failed");
 			goto out;
 		}
-		if ((now = probe_now_us()) >= deadline) {
+		if ((now = probe_now_us()) >= until) {
 			snprintf(pr->why, sizeof(pr->why), "timed out %s",
 			    done ? "waiting for close_notify" :
 			    "in the handshake");
+			again = done;
 			goto out;
 		}
-		wait = deadline - now;
+		wait = until - now;
 		if (DTLSv1_get_timeout(ssl, &tv) == 1 &&
 		    (uint64_t)tv.tv_sec * 1000000 + (uint64_t)tv.tv_usec < wait)
 			wait = (uint64_t)tv.tv_sec * 1000000 +
@@ -235,6 +243,32 @@ out:
 	}
 	if (fd != -1)
 		close(fd);
+	return (again);
+}
+
+/*
+ * The DTLS probe.  A DTLS close_notify is one datagram with nothing behind
+ * it: pion/dtls (GoDoxy's agent) loses it now and then, when its read loop
+ * closes the socket before Close() has written the alert.  So an attempt
+ * that got the header out but no answer is repeated with a fresh handshake
+ * while the deadline allows, each waiting twice as long as the one before
+ * (at least a second, and ten handshakes' time).  Every other failure is
+ * final.
+ */
+static void
+probe_dtls(struct service_conf *sc, struct addrinfo *ai, uint64_t timeout,
+    struct probe *pr)
+{
+	uint64_t	deadline, answer = 1000000;
+
+	deadline = probe_now_us() + timeout * 1000;
+	while (probe_dtls_once(sc, ai, deadline, answer, pr) &&
+	    probe_now_us() < deadline) {
+		pr->attempts++;
+		if (answer < (pr->handshake - pr->start) * 10)
+			answer = (pr->handshake - pr->start) * 10;
+		answer *= 2;
+	}
 }
 
 static __dead void
@@ -343,7 +377,6 @@ probe_main(int argc, char *argv[])
 		return (PROBE_FAIL);
 	}
 	if (dtls) {
-		pr.start = probe_now_us();
 		probe_dtls(&sc, ai, timeout, &pr);
 		goto report;
 	}
@@ -369,10 +402,17 @@ probe_main(int argc, char *argv[])
 	bufferevent_free(pr.bev);
 	event_base_free(pr.base);
 report:
-	if (pr.status == PROBE_OK)
+	if (pr.status == PROBE_OK && pr.attempts == 0)
 		printf("OK %s latency=%.1fms handshake=%.1fms\n", argv[optind],
 		    (double)(probe_now_us() - pr.start) / 1000.0,
 		    (double)(pr.handshake - pr.start) / 1000.0);
+	else if (pr.status == PROBE_OK)
+		printf("OK %s latency=%.1fms handshake=%.1fms unanswered=%d\n",
+		    argv[optind], (double)(probe_now_us() - pr.start) / 1000.0,
+		    (double)(pr.handshake - pr.start) / 1000.0, pr.attempts);
+	else if (pr.attempts > 0)
+		printf("FAIL %s: %s (%d attempts)\n", argv[optind], pr.why,
+		    pr.attempts + 1);
 	else
 		printf("FAIL %s: %s\n", argv[optind], pr.why);
 	freeaddrinfo(ai);

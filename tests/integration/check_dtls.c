@@ -48,6 +48,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1814,6 +1815,161 @@ START_TEST(test_dtls_denied_numeric)
 }
 END_TEST
 
+/*
+ * 8b. A close_notify lost on the way: a relay thread between the probe and
+ * the server passes every datagram but the server's first "drop" alert
+ * records (content type 21 after the handshake, epoch above 0; -1: all),
+ * as pion/dtls, GoDoxy's agent, now and then fails to send its
+ * close_notify.  The probe must try again with a fresh handshake and
+ * succeed, saying so ("unanswered=1"); when no answer ever comes it fails
+ * at its deadline naming its attempts.
+ */
+#define DROP_PEERS	8
+
+struct dropper {
+	pthread_t		thread;
+	int			lfd;		/* the probes' side */
+	int			stop[2];	/* a pipe: stop */
+	uint16_t		sport;		/* the server */
+	int			drop;		/* alerts left to drop */
+	int			dropped;
+	int			npeers;
+	struct sockaddr_in	peer[DROP_PEERS];
+	int			fd[DROP_PEERS];	/* to the server, per peer */
+};
+
+static void *
+dropper_main(void *arg)
+{
+	struct dropper		*d = arg;
+	struct pollfd		 pfd[DROP_PEERS + 2];
+	struct sockaddr_storage	 ss;
+	struct sockaddr_in	 from;
+	socklen_t		 fromlen, sslen;
+	static unsigned char	 buf[DGRAM_MAX];
+	ssize_t			 n;
+	int			 i, j;
+
+	for (;;) {
+		pfd[0].fd = d->stop[0];
+		pfd[1].fd = d->lfd;
+		for (i = 0; i < d->npeers; i++)
+			pfd[i + 2].fd = d->fd[i];
+		for (i = 0; i < d->npeers + 2; i++)
+			pfd[i].events = POLLIN;
+		if (poll(pfd, (nfds_t)d->npeers + 2, 10000) <= 0 ||
+		    pfd[0].revents != 0)
+			return (NULL);
+		if (pfd[1].revents & POLLIN) {
+			fromlen = sizeof(from);
+			n = recvfrom(d->lfd, buf, sizeof(buf), 0,
+			    (struct sockaddr *)&from, &fromlen);
+			for (j = 0; n > 0 && j < d->npeers; j++)
+				if (memcmp(&d->peer[j], &from,
+				    sizeof(from)) == 0)
+					break;
+			if (n > 0 && j == d->npeers && j < DROP_PEERS) {
+				d->peer[j] = from;
+				d->fd[j] = integ_udp_socket(AF_INET, 0);
+				integ_addr(AF_INET, d->sport, &ss, &sslen);
+				if (d->fd[j] == -1 || connect(d->fd[j],
+				    (struct sockaddr *)&ss, sslen) == -1)
+					return (NULL);
+				d->npeers++;
+			}
+			if (n > 0 && j < d->npeers)
+				(void)send(d->fd[j], buf, (size_t)n, 0);
+		}
+		for (i = 0; i < d->npeers; i++) {
+			if (!(pfd[i + 2].revents & POLLIN) ||
+			    (n = recv(d->fd[i], buf, sizeof(buf), 0)) <= 0)
+				continue;
+			if (n > 13 && buf[0] == 21 && (buf[3] | buf[4]) != 0 &&
+			    d->drop != 0) {
+				if (d->drop > 0)
+					d->drop--;
+				d->dropped++;
+				continue;
+			}
+			(void)sendto(d->lfd, buf, (size_t)n, 0,
+			    (struct sockaddr *)&d->peer[i],
+			    sizeof(d->peer[i]));
+		}
+	}
+}
+
+static uint16_t
+dropper_start(struct dropper *d, uint16_t sport, int drop)
+{
+	memset(d, 0, sizeof(*d));
+	d->sport = sport;
+	d->drop = drop;
+	d->lfd = udp_sock();
+	ck_assert_msg(pipe(d->stop) == 0, "pipe: %s", strerror(errno));
+	ck_assert_msg(pthread_create(&d->thread, NULL, dropper_main, d) == 0,
+	    "pthread_create failed");
+	return (integ_local_port(d->lfd));
+}
+
+/* Stops the relay; returns the alerts it dropped. */
+static int
+dropper_stop(struct dropper *d)
+{
+	int	i;
+
+	ck_assert_msg(write(d->stop[1], "", 1) == 1, "write: %s",
+	    strerror(errno));
+	pthread_join(d->thread, NULL);
+	for (i = 0; i < d->npeers; i++)
+		close(d->fd[i]);
+	close(d->lfd);
+	close(d->stop[0]);
+	close(d->stop[1]);
+	return (d->dropped);
+}
+
+START_TEST(test_dtls_probe_lost_close)
+{
+	struct dropper	 d;
+	char		 sbuf[64], *out, *err;
+	uint16_t	 sport, port;
+	int		 status;
+
+	integ_pki_make(&pa, "a");
+	sport = srv_start(&pa, 1, "");
+
+	port = dropper_start(&d, sport, 1);
+	status = integ_probe_run("dtls", port, &pa, &pa, "10s", &out, &err);
+	ck_assert_msg(status != -1 && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 0, "probe with one close_notify lost: %s; "
+	    "stdout: %s stderr: %s", integ_status_str(status, sbuf,
+	    sizeof(sbuf)), out, err);
+	ck_assert_msg(strstr(out, " unanswered=1\n") != NULL, "probe printed "
+	    "\"%s\", expected \"... unanswered=1\"", out);
+	free(out);
+	free(err);
+	ck_assert_int_eq(dropper_stop(&d), 1);
+	ck_assert_int_eq(d.npeers, 2);
+	ck_assert_int_eq(integ_log_wait_count(0, "health check received",
+	    2, INTEG_LOG_MS), 2);
+
+	/* No close_notify ever comes: a failure at the deadline. */
+	port = dropper_start(&d, sport, -1);
+	status = integ_probe_run("dtls", port, &pa, &pa, "2500ms", &out, &err);
+	assert_probe_fail(status, port, out, err, "with every close_notify "
+	    "lost");
+	ck_assert_msg(strstr(out, ": timed out waiting for close_notify (") !=
+	    NULL && strstr(out, " attempts)\n") != NULL, "probe printed \"%s\","
+	    " expected \"...: timed out waiting for close_notify (N "
+	    "attempts)\"", out);
+	free(out);
+	free(err);
+	ck_assert_int_ge(dropper_stop(&d), 2);
+	ck_assert_int_ge(d.npeers, 2);
+	integ_daemon_stop_ok(INTEG_STOP_MS);
+}
+END_TEST
+
 static Suite *
 dtls_suite(void)
 {
@@ -1830,6 +1986,8 @@ dtls_suite(void)
 	tcase_add_test(integ_tcase(s, "idle", 20), test_dtls_idle);
 	tcase_add_test(integ_tcase(s, "restart", 20), test_dtls_restart);
 	tcase_add_test(integ_tcase(s, "probes", 30), test_dtls_probes);
+	tcase_add_test(integ_tcase(s, "probe_lost_close", 30),
+	    test_dtls_probe_lost_close);
 	tcase_add_test(integ_tcase(s, "max_datagram", 30),
 	    test_dtls_max_datagram);
 	tcase_add_test(integ_tcase(s, "limits", 30), test_dtls_limits);
