@@ -3,7 +3,8 @@
 # first address has nothing listening must not fail every flow: tcp and
 # tls-stream try the next address within the connect deadline, and udp
 # moves on when the first address answers port unreachable before it ever
-# answered a datagram.  The test needs a name with two addresses, so it
+# answered a datagram; a dtls client does the same when the port
+# unreachable comes during its handshake.  The test needs a name with two addresses, so it
 # runs in user, mount and network namespaces of its own (unshare -rmn),
 # with a private /etc/hosts bind-mounted over the real one, in which
 # "fg-multi" is 127.0.0.2 (nothing there) and then 127.0.0.1 (the echo
@@ -23,11 +24,16 @@ if ! mount --bind "$tmp/hosts" /etc/hosts 2>/dev/null; then
 	exit 77
 fi
 
-set -- $("$bench" freeport -n 4) || exit 1
+set -- $("$bench" freeport -n 7) || exit 1
 eu=$1
 et=$2
 fu=$3
 ft=$4
+ag=$5	# the agent: tls-stream and dtls on one port number
+fs=$6
+fd=$7
+"$fg" certs -d "$tmp/c" >/dev/null || exit 1
+c=$tmp/c
 "$bench" echo-udp -l "127.0.0.1:$eu" 2>"$tmp/echo-udp.log" &
 pids="$pids $!"
 "$bench" echo-tcp -l "127.0.0.1:$et" 2>"$tmp/echo-tcp.log" &
@@ -43,6 +49,25 @@ services:
     listen: tcp://127.0.0.1:$ft
     forward: tcp://fg-multi:$et
     connect_timeout: 3s
+  - name: ts
+    listen: tcp://127.0.0.1:$fs
+    forward: tls-stream://fg-multi:$ag
+    destination: 127.0.0.1:$et
+    connect_timeout: 3s
+    tls: {ca: $c/ca.crt, cert: $c/client.crt, key: $c/client.key}
+  - name: ds
+    listen: udp://127.0.0.1:$fd
+    forward: dtls://fg-multi:$ag
+    destination: 127.0.0.1:$eu
+    tls: {ca: $c/ca.crt, cert: $c/client.crt, key: $c/client.key}
+  - name: agent
+    listen: tls-stream://127.0.0.1:$ag
+    allow: [127.0.0.0/8]
+    tls: {ca: $c/ca.crt, cert: $c/server.crt, key: $c/server.key}
+  - name: agentu
+    listen: dtls://127.0.0.1:$ag
+    allow: [127.0.0.0/8]
+    tls: {ca: $c/ca.crt, cert: $c/server.crt, key: $c/server.key}
 EOF
 "$fg" run -c "$tmp/fg.yml" 2>"$tmp/fg.log" &
 fgpid=$!
@@ -65,6 +90,26 @@ if "$bench" probe tcp -t "127.0.0.1:$ft" -o 5000 >/dev/null 2>&1; then
 	ok
 else
 	bad "no TCP echo through a name whose first address is dead"
+fi
+# The tunnels: 127.0.0.2 refuses the TCP connect and answers the DTLS
+# ClientHello with port unreachable; both go on to 127.0.0.1.
+if "$bench" probe tcp -t "127.0.0.1:$fs" -o 5000 >/dev/null 2>&1; then
+	ok
+else
+	bad "no TCP echo through a tls-stream tunnel to a name whose first" \
+	    "address is dead"
+fi
+if "$bench" probe udp -t "127.0.0.1:$fd" -o 5000 >/dev/null 2>&1; then
+	ok
+else
+	bad "no UDP echo through a dtls tunnel to a name whose first" \
+	    "address is dead"
+fi
+if grep -q "destination refused, trying the next address dst=127.0.0.2:$ag next=127.0.0.1:$ag service=ds " \
+    "$tmp/fg.log"; then
+	ok
+else
+	bad "no 'trying the next address' line for dtls"
 fi
 # A whole UDP run afterwards, every echo checked.
 out=$("$bench" udp -t "127.0.0.1:$fu" -f 4 -s 200 -w 4 -d 1 2>&1)

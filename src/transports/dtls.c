@@ -309,6 +309,9 @@ dtls_deadline(struct half *h, uint64_t ms)
 }
 static void	dtls_client_step(struct half *);
 static void	dtls_client_fail(struct flow *, const char *);
+static int	dtls_client_next(struct flow *);
+static int	dtls_client_connect(struct half *, const struct sockaddr *,
+		    socklen_t);
 
 static void
 dtls_timer_cb(evutil_socket_t fd, short what, void *arg)
@@ -903,11 +906,42 @@ dtls_listen_stop(struct service *svc)
 /*
  * The client side.
  */
+/*
+ * The server's address answered port unreachable before the handshake was
+ * done: when the name has further addresses (AAAA and A, a service on only
+ * one of them), start over at the next one, as tcp's connect does.
+ * Returns 1 when the flow went on (or was closed here), 0 to fail it.
+ */
+static int
+dtls_client_next(struct flow *f)
+{
+	struct half		*h = &f->out;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sl;
+	char			 a[ADDRSTRLEN], b[ADDRSTRLEN];
+
+	if ((h->flags & HALF_READY) || flow_next_address(f, &ss, &sl) == -1)
+		return (0);
+	flow_log(f, LOG_LVL_INFO, "destination refused, trying the next "
+	    "address dst=%s next=%s", addr_str((struct sockaddr *)&f->dst,
+	    a, sizeof(a)), addr_str((struct sockaddr *)&ss, b, sizeof(b)));
+	half_reset(h);
+	if (dtls_client_connect(h, (struct sockaddr *)&ss, sl) == -1 &&
+	    !(f->flags & FLOW_F_CLOSING)) {
+		f->err = errno;
+		flow_close(f, "error");
+	}
+	return (1);
+}
+
 static void
 dtls_client_fail(struct flow *f, const char *what)
 {
 	char	reason[256];
 
+	if (ERR_peek_error() == 0 && errno == ECONNREFUSED &&
+	    dtls_client_next(f))
+		return;
 	tls_error_reason(reason, sizeof(reason));
 	if (reason[0] != '\0')
 		flow_log(f, LOG_LVL_WARN, "dtls %s failed: openssl=\"%s\"",
@@ -989,7 +1023,7 @@ dtls_client_read_cb(evutil_socket_t fd, short what, void *arg)
 	struct dgram	 d[FG_BATCH];
 	u_char		*slot;
 	size_t		 used;
-	int		 b, i, n, r, nd;
+	int		 b, i, n, r, nd, alt;
 
 	for (b = 0; b < DTLS_BATCHES; b++) {
 		n = udp_recvv(w, fd, msgs, iov, NULL);
@@ -1006,8 +1040,11 @@ dtls_client_read_cb(evutil_socket_t fd, short what, void *arg)
 			io->in = slot;
 			io->inlen = msgs[i].msg_len;
 			if (!(h->flags & HALF_READY)) {
+				alt = f->ialt;
 				dtls_client_step(h);
-				if (f->flags & FLOW_F_CLOSING)
+				/* Closed, or gone on to the next address. */
+				if ((f->flags & FLOW_F_CLOSING) ||
+				    f->ialt != alt)
 					return;
 				continue;
 			}
