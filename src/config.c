@@ -340,7 +340,7 @@ static const struct conf_key service_keys[SVC_NKEYS] = {
 		.max = 10000000,
 		.dflt = 0,
 		.off = offsetof(struct service_conf, max_per_source),
-		.help = "Live flows from one client IP address, per worker; "
+		.help = "Live flows from one client IP address, over all workers; "
 		    "0 means no cap."
 	}
 };
