@@ -1561,12 +1561,12 @@ out:
  * no_renegotiation alert, which must not pile up without bound while the
  * agent does not read (the client's memory stays flat), and once the agent
  * reads again and the TCP side closes, the tunnel must still end cleanly
- * (the alerts written while reading get flushed; nothing hangs).  The
- * agent reads until the TCP side has closed and a second has passed
- * without a byte (flowgate has flushed all it will), or until the
- * connection ends, and closes; only then must the tunnel end.  (Under ASan
- * the flowgate client may take seconds to work through the HelloRequests
- * queued in its socket; waiting for both on one clock was a race.)
+ * (the alerts written while reading get flushed; nothing hangs).  After
+ * the flood the agent ends its direction with a FIN and reads until EOF:
+ * once the TCP side's FIN has come through too, flowgate must write out
+ * what it holds, end the flow cleanly and close.  (Under ASan the client
+ * may take seconds to work through the HelloRequests queued in its socket,
+ * so the test waits for the agent before it starts the clock.)
  */
 #define RENEG_MS	8000	/* of HelloRequests at most */
 #define RENEG_DRAIN_MS	30000	/* the agent's reading, at most */
@@ -1589,7 +1589,6 @@ struct reneg_agent {
 	pthread_t	 thread;
 	int		 sent;		/* HelloRequests */
 	long long	 drained;	/* bytes read after the flood */
-	int		 fin;		/* the TCP side has closed */
 	char		 err[256];
 };
 
@@ -1602,7 +1601,7 @@ reneg_agent_main(void *arg)
 	SSL			*ssl = NULL;
 	uint64_t		 deadline;
 	char			 buf[4096];
-	int			 fd = -1, r, quiet;
+	int			 fd = -1, r;
 
 	pfd.fd = ra->lfd;
 	pfd.events = POLLIN;
@@ -1627,25 +1626,30 @@ reneg_agent_main(void *arg)
 		ra->sent++;
 	}
 	ERR_clear_error();
-	/* Now read: the header, the alerts, then close_notify or EOF. */
+	/* Our direction ends; read the header, the alerts, then EOF. */
+	(void)shutdown(fd, SHUT_WR);
 	tv.tv_sec = 0;
 	tv.tv_usec = 250 * 1000;
 	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	deadline = integ_now_ms() + RENEG_DRAIN_MS;
-	quiet = 0;
-	while (integ_now_ms() < deadline) {
+	for (;;) {
+		if (integ_now_ms() >= deadline) {
+			snprintf(ra->err, sizeof(ra->err), "no EOF from the "
+			    "client within %d ms of the flood", RENEG_DRAIN_MS);
+			break;
+		}
 		r = (int)recv(fd, buf, sizeof(buf), 0);
 		if (r > 0) {
 			ra->drained += r;
-			quiet = 0;
 			continue;
 		}
 		if (r == 0)
 			break;
-		if (errno != EAGAIN && errno != EINTR)
+		if (errno != EAGAIN && errno != EINTR) {
+			snprintf(ra->err, sizeof(ra->err), "recv: %s",
+			    strerror(errno));
 			break;
-		if (__atomic_load_n(&ra->fin, __ATOMIC_ACQUIRE) && ++quiet >= 4)
-			break;
+		}
 	}
 out:
 	ERR_clear_error();
@@ -1662,6 +1666,7 @@ START_TEST(test_tls_renegotiation_flood_bounded)
 	socklen_t		 len, cslen;
 	long long		 rss0, rss1;
 	uint16_t		 cport;
+	char			 line[INTEG_LINE_MAX];
 	int			 fd, rb = 4096;
 
 	integ_pki_make(&pa, "a");
@@ -1698,14 +1703,14 @@ START_TEST(test_tls_renegotiation_flood_bounded)
 	    "by %lld KiB "
 	    "under %d renegotiation requests it could not answer",
 	    rss1 - rss0, ra.sent);
-	/* Our FIN; the agent drains, then closes: the tunnel must end. */
+	/* Our FIN: the tunnel must end, cleanly, everything written out. */
 	close(fd);
-	__atomic_store_n(&ra.fin, 1, __ATOMIC_RELEASE);
 	ck_assert(pthread_join(ra.thread, NULL) == 0);
-	ck_assert_msg(integ_cli_log_wait("flow closed service=cli ",
-	    INTEG_IO_MS, NULL, 0) == 0, "the tunnel did not end after the "
-	    "flood");
 	ck_assert_msg(ra.err[0] == '\0', "agent: %s", ra.err);
+	ck_assert_msg(integ_cli_log_wait("flow closed service=cli ",
+	    INTEG_IO_MS, line, sizeof(line)) == 0, "the tunnel did not end "
+	    "after the flood");
+	integ_assert_field(line, "reason", "closed");
 	ck_assert_msg(ra.sent > 1000, "only %d HelloRequests went out",
 	    ra.sent);
 	close(ra.lfd);
