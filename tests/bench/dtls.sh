@@ -44,10 +44,11 @@
 # added.
 #
 # usage: tests/bench/dtls.sh [--duration S] [--rounds N] [--quick]
-#            [--flows N] [--sessions N]
+#            [--flows N] [--window N] [--sessions N]
 #
 # --flows is the many-flow column (default 16; socat forks two processes
-# per flow); --sessions 0 skips the memory test (default 1000).
+# per flow); --window the datagrams each flow keeps in flight (default 8);
+# --sessions 0 skips the memory test (default 1000).
 #
 # Environment: FLOWGATE (the daemon; default src/flowgate next to the
 # tree), FG_BENCH (the generator; built from fg-bench.c into a temporary
@@ -67,12 +68,13 @@ DURATION=
 ROUNDS=1
 QUICK=0
 FLOWS=16
+WINDOW=8
 SESSIONS=1000
 CMDLINE="$0${*:+ $*}"
 
 usage() {
 	echo "usage: $0 [--duration S] [--rounds N] [--quick] [--flows N]" \
-	    "[--sessions N]" >&2
+	    "[--window N] [--sessions N]" >&2
 	exit 2
 }
 
@@ -271,8 +273,8 @@ fi
 
 SCEN_NAMES=("udp 64B 1 flow" "udp 64B $FLOWS flows" "udp 1200B 1 flow"
     "udp 1200B $FLOWS flows")
-SCEN_ARGS=("-f 1 -s 64" "-f $FLOWS -s 64" "-f 1 -s 1200"
-    "-f $FLOWS -s 1200")
+SCEN_ARGS=("-f 1 -s 64 -w $WINDOW" "-f $FLOWS -s 64 -w $WINDOW"
+    "-f 1 -s 1200 -w $WINDOW" "-f $FLOWS -s 1200 -w $WINDOW")
 COLS=(direct socat flowgate)
 
 # Results (VAL, CPU, LINE, CPULINE, NOTE in lib.sh): pps and CPU
@@ -438,7 +440,7 @@ echo "host: $(uname -srm), $(nproc 2>/dev/null || echo '?') CPUs;" \
     "socat: $([ "$HAVE_SOCAT" = 1 ] && "$SOCAT" -V 2>/dev/null |
     sed -n 's/^socat version \([^ ]*\).*/\1/p' ||
     echo "skipped ($SOCAT_WHY)")"
-echo "each run: $DURATION s, best of $ROUNDS round(s); udp window 8" \
+echo "each run: $DURATION s, best of $ROUNDS round(s); udp window $WINDOW" \
     "datagrams per flow, each echo checked for content and flow"
 echo "certificates: flowgate certs (ECDSA P-256); mTLS on both servers;" \
     "one DTLS 1.2 session per generator flow in both pairs"

@@ -50,6 +50,8 @@ bench_arg() {
 	case "$1" in
 	--flows)	[ $# -ge 2 ] || usage; FLOWS=$2; NARG=2 ;;
 	--flows=*)	FLOWS=${1#*=}; NARG=1 ;;
+	--window)	[ $# -ge 2 ] || usage; WINDOW=$2; NARG=2 ;;
+	--window=*)	WINDOW=${1#*=}; NARG=1 ;;
 	esac
 }
 
@@ -64,6 +66,10 @@ check_args() {
 	case "$DURATION" in ''|*[!0-9]*) usage ;; esac
 	case "$ROUNDS" in ''|*[!0-9]*) usage ;; esac
 	case "${FLOWS-0}" in ''|*[!0-9]*) usage ;; esac
+	case "${WINDOW-8}" in ''|*[!0-9]*) usage ;; esac
+	if [ "${WINDOW-8}" -lt 1 ] || [ "${WINDOW-8}" -gt 4096 ]; then
+		usage
+	fi
 	if [ "$DURATION" -lt 1 ] || [ "$DURATION" -gt 600 ] ||
 	    [ "$ROUNDS" -lt 1 ] || [ "$ROUNDS" -gt 10 ]; then
 		usage

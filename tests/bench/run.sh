@@ -21,6 +21,10 @@
 # scenario, probed end to end, measured, and stopped.
 #
 # usage: tests/bench/run.sh [--duration S] [--flows N] [--rounds N] [--quick]
+#     [--window N]
+# --window: datagrams each UDP flow keeps in flight (default 8); the
+# defaults measure a latency-bound closed loop, a deeper window the
+# forwarding capacity.
 #
 # Environment: FLOWGATE (the daemon; default src/flowgate next to the
 # tree), FG_BENCH (the generator; built from fg-bench.c into a temporary
@@ -38,12 +42,14 @@ SCRIPT_DIR=$(cd "$(dirname "$0")" && pwd)
 
 DURATION=
 FLOWS=64
+WINDOW=8
 ROUNDS=1
 QUICK=0
 CMDLINE="$0${*:+ $*}"
 
 usage() {
-	echo "usage: $0 [--duration S] [--flows N] [--rounds N] [--quick]" >&2
+	echo "usage: $0 [--duration S] [--flows N] [--rounds N] [--quick]" \
+	    "[--window N]" >&2
 	exit 2
 }
 
@@ -157,7 +163,8 @@ proxy_stop() {
 SCEN_NAMES=("udp 64B 1 flow" "udp 64B $FLOWS flows" "udp 1200B $FLOWS flows"
     "tcp 1 conn" "tcp 8 conns")
 SCEN_PROTO=(udp udp udp tcp tcp)
-SCEN_ARGS=("-f 1 -s 64" "-f $FLOWS -s 64" "-f $FLOWS -s 1200" "-c 1" "-c 8")
+SCEN_ARGS=("-f 1 -s 64 -w $WINDOW" "-f $FLOWS -s 64 -w $WINDOW"
+    "-f $FLOWS -s 1200 -w $WINDOW" "-c 1" "-c 8")
 COLS=(direct socat flowgate)
 
 # measure SCENARIO COLUMN: one run; keeps the better value of the rounds.
@@ -187,7 +194,7 @@ bench_start "flowgate benchmark"
 echo "host: $(uname -srm), $(nproc 2>/dev/null || echo '?') CPUs;" \
     "socat: $([ "$HAVE_SOCAT" = 1 ] && socat -V 2>/dev/null |
     sed -n 's/^socat version \([^ ]*\).*/\1/p' || echo missing)"
-echo "each run: $DURATION s, best of $ROUNDS round(s); udp window 8" \
+echo "each run: $DURATION s, best of $ROUNDS round(s); udp window $WINDOW" \
     "datagrams per flow; tcp 16 KiB writes, 1 MiB in flight per conn"
 [ "$HAVE_FG" = 1 ] || echo "flowgate: skipped ($FLOWGATE not found)"
 [ "$HAVE_SOCAT" = 1 ] || echo "socat: skipped (not installed)"
