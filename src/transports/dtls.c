@@ -920,7 +920,9 @@ dtls_client_next(struct flow *f)
 	socklen_t		 sl;
 	char			 a[ADDRSTRLEN], b[ADDRSTRLEN];
 
-	if ((h->flags & HALF_READY) || flow_next_address(f, &ss, &sl) == -1)
+	if ((h->flags & HALF_READY) ||
+	    (h->ssl != NULL && SSL_is_init_finished(h->ssl)) ||
+	    flow_next_address(f, &ss, &sl) == -1)
 		return (0);
 	flow_log(f, LOG_LVL_INFO, "destination refused, trying the next "
 	    "address dst=%s next=%s", addr_str((struct sockaddr *)&f->dst,
