@@ -464,6 +464,36 @@ flow_resolve(struct flow *f, const char *host, uint16_t port, int socktype,
 	free(d);
 }
 
+/*
+ * Dial sa and, while the dial itself fails (an AAAA address without an
+ * IPv6 route, say), the name's next addresses.  tcp walks them within its
+ * own connect; this covers the datagram transports.  Returns as the dial
+ * does, -1 with errno once none is left (or the flow closed).
+ */
+static int
+half_dial_any(struct half *h, const struct sockaddr *sa, socklen_t len)
+{
+	struct flow		*f = h->flow;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sl;
+	int			 e;
+
+	while (h->dial(h, sa, len) == -1) {
+		e = errno;
+		if ((f->flags & FLOW_F_CLOSING) ||
+		    flow_next_address(f, &ss, &sl) == -1) {
+			errno = e;
+			return (-1);
+		}
+		flow_log(f, LOG_LVL_DEBUG, "connect failed (%s), trying the "
+		    "next address", strerror(e));
+		half_reset(h);
+		sa = (struct sockaddr *)&ss;
+		len = sl;
+	}
+	return (0);
+}
+
 static void
 half_dial_resolved(struct flow *f, const struct sockaddr *sa, socklen_t len,
     int err)
@@ -474,7 +504,7 @@ half_dial_resolved(struct flow *f, const struct sockaddr *sa, socklen_t len,
 		flow_close(f, "unresolved");
 		return;
 	}
-	if (f->out.dial(&f->out, sa, len) == -1 &&
+	if (half_dial_any(&f->out, sa, len) == -1 &&
 	    !(f->flags & FLOW_F_CLOSING)) {
 		f->err = errno;
 		flow_close(f, errno == ECONNREFUSED ? "refused" : "error");
@@ -496,7 +526,8 @@ half_dial(struct half *h, int socktype,
 	h->dial = dial;
 	f->dial_deadline = now_ms() + svc->conf->connect_timeout;
 	if (f->dstlen != 0)
-		return (dial(h, (struct sockaddr *)&f->dst, f->dstlen));
+		return (half_dial_any(h, (struct sockaddr *)&f->dst,
+		    f->dstlen));
 	if (svc->fwdlen != 0)
 		return (dial(h, (struct sockaddr *)&svc->fwd, svc->fwdlen));
 	flow_resolve(f, svc->conf->forward.host, svc->conf->forward.port,

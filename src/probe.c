@@ -53,6 +53,8 @@
 #define PROBE_FAIL	1
 #define PROBE_USAGE	2
 
+#define PROBE_SLACK_US	100000	/* DTLS: least answer time worth a retry */
+
 struct probe {
 	struct event_base	*base;
 	struct bufferevent	*bev;
@@ -251,22 +253,25 @@ out:
  * it: pion/dtls (GoDoxy's agent) loses it now and then, when its read loop
  * closes the socket before Close() has written the alert.  So an attempt
  * that got the header out but no answer is repeated with a fresh handshake
- * while the deadline allows, each waiting twice as long as the one before
- * (at least a second, and ten handshakes' time).  Every other failure is
- * final.
+ * while the deadline leaves room for two more handshakes like the last:
+ * the first waits a second for the answer, each next one twice as long as
+ * the one before, and at least ten of the last handshake's time.  Every
+ * other failure is final.
  */
 static void
 probe_dtls(struct service_conf *sc, struct addrinfo *ai, uint64_t timeout,
     struct probe *pr)
 {
-	uint64_t	deadline, answer = 1000000;
+	uint64_t	deadline, answer = 1000000, hs;
 
 	deadline = probe_now_us() + timeout * 1000;
-	while (probe_dtls_once(sc, ai, deadline, answer, pr) &&
-	    probe_now_us() < deadline) {
+	while (probe_dtls_once(sc, ai, deadline, answer, pr)) {
+		hs = pr->handshake - pr->start;
+		if (probe_now_us() + 2 * hs + PROBE_SLACK_US >= deadline)
+			break;
 		pr->attempts++;
-		if (answer < (pr->handshake - pr->start) * 10)
-			answer = (pr->handshake - pr->start) * 10;
+		if (answer < hs * 10)
+			answer = hs * 10;
 		answer *= 2;
 	}
 }

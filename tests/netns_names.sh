@@ -4,11 +4,13 @@
 # tls-stream try the next address within the connect deadline, and udp
 # moves on when the first address answers port unreachable before it ever
 # answered a datagram; a dtls client does the same when the port
-# unreachable comes during its handshake.  The test needs a name with two addresses, so it
+# unreachable comes during its handshake, and both skip an address they
+# cannot send to at all.  The test needs names with two addresses, so it
 # runs in user, mount and network namespaces of its own (unshare -rmn),
 # with a private /etc/hosts bind-mounted over the real one, in which
 # "fg-multi" is 127.0.0.2 (nothing there) and then 127.0.0.1 (the echo
-# servers).  Exit 77 (skipped) where such namespaces are not allowed.
+# servers), and "fg-v6dead" 2001:db8::1 (no route to it) and then
+# 127.0.0.1.  Exit 77 (skipped) where such namespaces are not allowed.
 set -u
 fg=${FLOWGATE:-src/flowgate}
 bench=${FG_BENCH:-tests/bench/fg-bench}
@@ -19,12 +21,13 @@ netns_tmp
 
 printf '127.0.0.1 localhost\n127.0.0.2 fg-multi\n127.0.0.1 fg-multi\n' \
     >"$tmp/hosts"
+printf '2001:db8::1 fg-v6dead\n127.0.0.1 fg-v6dead\n' >>"$tmp/hosts"
 if ! mount --bind "$tmp/hosts" /etc/hosts 2>/dev/null; then
 	echo "netns_names: cannot bind-mount a private /etc/hosts: skipped"
 	exit 77
 fi
 
-set -- $("$bench" freeport -n 7) || exit 1
+set -- $("$bench" freeport -n 9) || exit 1
 eu=$1
 et=$2
 fu=$3
@@ -32,6 +35,8 @@ ft=$4
 ag=$5	# the agent: tls-stream and dtls on one port number
 fs=$6
 fd=$7
+fu6=$8
+fd6=$9
 "$fg" certs -d "$tmp/c" >/dev/null || exit 1
 c=$tmp/c
 "$bench" echo-udp -l "127.0.0.1:$eu" 2>"$tmp/echo-udp.log" &
@@ -58,6 +63,14 @@ services:
   - name: ds
     listen: udp://127.0.0.1:$fd
     forward: dtls://fg-multi:$ag
+    destination: 127.0.0.1:$eu
+    tls: {ca: $c/ca.crt, cert: $c/client.crt, key: $c/client.key}
+  - name: u6
+    listen: udp://127.0.0.1:$fu6
+    forward: udp://fg-v6dead:$eu
+  - name: d6
+    listen: udp://127.0.0.1:$fd6
+    forward: dtls://fg-v6dead:$ag
     destination: 127.0.0.1:$eu
     tls: {ca: $c/ca.crt, cert: $c/client.crt, key: $c/client.key}
   - name: agent
@@ -110,6 +123,19 @@ if grep -q "destination refused, trying the next address dst=127.0.0.2:$ag next=
 	ok
 else
 	bad "no 'trying the next address' line for dtls"
+fi
+# 2001:db8::1 has no route here: the socket cannot even be connected, and
+# the flows go on to 127.0.0.1 at once.
+if "$bench" probe udp -t "127.0.0.1:$fu6" -o 5000 >/dev/null 2>&1; then
+	ok
+else
+	bad "no UDP echo through a name whose first address has no route"
+fi
+if "$bench" probe udp -t "127.0.0.1:$fd6" -o 5000 >/dev/null 2>&1; then
+	ok
+else
+	bad "no UDP echo through a dtls tunnel to a name whose first" \
+	    "address has no route"
 fi
 # A whole UDP run afterwards, every echo checked.
 out=$("$bench" udp -t "127.0.0.1:$fu" -f 4 -s 200 -w 4 -d 1 2>&1)

@@ -931,7 +931,7 @@ dtls_client_next(struct flow *f)
 	if (dtls_client_connect(h, (struct sockaddr *)&ss, sl) == -1 &&
 	    !(f->flags & FLOW_F_CLOSING)) {
 		f->err = errno;
-		flow_close(f, "error");
+		flow_close(f, errno == ECONNREFUSED ? "refused" : "error");
 	}
 	return (1);
 }

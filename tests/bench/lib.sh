@@ -33,7 +33,8 @@ declare -A VAL LINE CPU CPULINE NOTE
 # Arguments. ------------------------------------------------------------
 
 # bench_arg ARG...: takes an option every script has (--duration S,
-# --rounds N, --quick, -h), or --flows N in a script that sets FLOWS,
+# --rounds N, --quick, -h), --flows N in a script that sets FLOWS, or
+# --window N in one that sets WINDOW,
 # from the front of ARG, leaving the number of words it used in NARG: 0
 # if the first is none of those.
 bench_arg() {
@@ -46,13 +47,19 @@ bench_arg() {
 	--quick)	QUICK=1; NARG=1 ;;
 	-h|--help)	usage ;;
 	esac
-	[ -n "${FLOWS+set}" ] || return 0
-	case "$1" in
-	--flows)	[ $# -ge 2 ] || usage; FLOWS=$2; NARG=2 ;;
-	--flows=*)	FLOWS=${1#*=}; NARG=1 ;;
-	--window)	[ $# -ge 2 ] || usage; WINDOW=$2; NARG=2 ;;
-	--window=*)	WINDOW=${1#*=}; NARG=1 ;;
-	esac
+	if [ -n "${FLOWS+set}" ]; then
+		case "$1" in
+		--flows)	[ $# -ge 2 ] || usage; FLOWS=$2; NARG=2 ;;
+		--flows=*)	FLOWS=${1#*=}; NARG=1 ;;
+		esac
+	fi
+	if [ -n "${WINDOW+set}" ]; then
+		case "$1" in
+		--window)	[ $# -ge 2 ] || usage; WINDOW=$2; NARG=2 ;;
+		--window=*)	WINDOW=${1#*=}; NARG=1 ;;
+		esac
+	fi
+	return 0
 }
 
 # check_args: applies --quick (2 s runs instead of 6 unless --duration was

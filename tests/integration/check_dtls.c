@@ -1939,7 +1939,7 @@ START_TEST(test_dtls_probe_lost_close)
 	sport = srv_start(&pa, 1, "");
 
 	port = dropper_start(&d, sport, 1);
-	status = integ_probe_run("dtls", port, &pa, &pa, "10s", &out, &err);
+	status = integ_probe_run("dtls", port, &pa, &pa, "5s", &out, &err);
 	ck_assert_msg(status != -1 && WIFEXITED(status) &&
 	    WEXITSTATUS(status) == 0, "probe with one close_notify lost: %s; "
 	    "stdout: %s stderr: %s", integ_status_str(status, sbuf,
@@ -1955,7 +1955,7 @@ START_TEST(test_dtls_probe_lost_close)
 
 	/* No close_notify ever comes: a failure at the deadline. */
 	port = dropper_start(&d, sport, -1);
-	status = integ_probe_run("dtls", port, &pa, &pa, "2500ms", &out, &err);
+	status = integ_probe_run("dtls", port, &pa, &pa, "4s", &out, &err);
 	assert_probe_fail(status, port, out, err, "with every close_notify "
 	    "lost");
 	ck_assert_msg(strstr(out, ": timed out waiting for close_notify (") !=
