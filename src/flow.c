@@ -473,24 +473,37 @@ flow_resolve(struct flow *f, const char *host, uint16_t port, int socktype,
 static int
 half_dial_any(struct half *h, const struct sockaddr *sa, socklen_t len)
 {
-	struct flow		*f = h->flow;
-	struct sockaddr_storage	 ss;
-	socklen_t		 sl;
-	int			 e;
+	struct sockaddr_storage	ss;
+	socklen_t		sl;
 
 	while (h->dial(h, sa, len) == -1) {
-		e = errno;
-		if ((f->flags & FLOW_F_CLOSING) ||
-		    flow_next_address(f, &ss, &sl) == -1) {
-			errno = e;
+		if ((h->flow->flags & FLOW_F_CLOSING) ||
+		    half_next_address(h, &ss, &sl) == -1)
 			return (-1);
-		}
-		flow_log(f, LOG_LVL_DEBUG, "connect failed (%s), trying the "
-		    "next address", strerror(e));
-		half_reset(h);
 		sa = (struct sockaddr *)&ss;
 		len = sl;
 	}
+	return (0);
+}
+
+/*
+ * After a failed dial of h, errno saying why: the name's next address in
+ * ss, with h's socket and events dropped to dial it again; or -1, errno
+ * kept, when none is left.
+ */
+int
+half_next_address(struct half *h, struct sockaddr_storage *ss,
+    socklen_t *len)
+{
+	int	e = errno;
+
+	if (flow_next_address(h->flow, ss, len) == -1) {
+		errno = e;
+		return (-1);
+	}
+	flow_log(h->flow, LOG_LVL_DEBUG, "connect failed (%s), trying the "
+	    "next address", strerror(e));
+	half_reset(h);
 	return (0);
 }
 

@@ -86,57 +86,41 @@ EOF
 fgpid=$!
 pids="$pids $fgpid"
 
+# echo_ok udp|tcp PORT WHAT: an echo through 127.0.0.1:PORT within 5 s
+# (the probe resends until one comes).
+echo_ok() {
+	if "$bench" probe "$1" -t "127.0.0.1:$2" -o 5000 >/dev/null 2>&1; then
+		ok
+	else
+		bad "no $1 echo through $3"
+	fi
+}
+
+# log_ok PATTERN WHAT: a line of flowgate's log matches.
+log_ok() {
+	if grep -q "$1" "$tmp/fg.log"; then
+		ok
+	else
+		bad "no '$2' line"
+	fi
+}
+
 # The UDP probe's first datagram reaches 127.0.0.2, whose port unreachable
-# moves the flow on; the probe resends until an echo comes (5 s).
-if "$bench" probe udp -t "127.0.0.1:$fu" -o 5000 >/dev/null 2>&1; then
-	ok
-else
-	bad "no UDP echo through a name whose first address is dead"
-fi
-if grep -q "destination refused, trying the next address dst=127.0.0.2:$eu next=127.0.0.1:$eu" \
-    "$tmp/fg.log"; then
-	ok
-else
-	bad "no 'trying the next address' line for udp"
-fi
-if "$bench" probe tcp -t "127.0.0.1:$ft" -o 5000 >/dev/null 2>&1; then
-	ok
-else
-	bad "no TCP echo through a name whose first address is dead"
-fi
+# moves the flow on.
+echo_ok udp "$fu" "a name whose first address is dead"
+log_ok "destination refused, trying the next address dst=127.0.0.2:$eu next=127.0.0.1:$eu" \
+    "trying the next address (udp)"
+echo_ok tcp "$ft" "a name whose first address is dead"
 # The tunnels: 127.0.0.2 refuses the TCP connect and answers the DTLS
 # ClientHello with port unreachable; both go on to 127.0.0.1.
-if "$bench" probe tcp -t "127.0.0.1:$fs" -o 5000 >/dev/null 2>&1; then
-	ok
-else
-	bad "no TCP echo through a tls-stream tunnel to a name whose first" \
-	    "address is dead"
-fi
-if "$bench" probe udp -t "127.0.0.1:$fd" -o 5000 >/dev/null 2>&1; then
-	ok
-else
-	bad "no UDP echo through a dtls tunnel to a name whose first" \
-	    "address is dead"
-fi
-if grep -q "destination refused, trying the next address dst=127.0.0.2:$ag next=127.0.0.1:$ag service=ds " \
-    "$tmp/fg.log"; then
-	ok
-else
-	bad "no 'trying the next address' line for dtls"
-fi
+echo_ok tcp "$fs" "a tls-stream tunnel to a name whose first address is dead"
+echo_ok udp "$fd" "a dtls tunnel to a name whose first address is dead"
+log_ok "destination refused, trying the next address dst=127.0.0.2:$ag next=127.0.0.1:$ag service=ds " \
+    "trying the next address (dtls)"
 # 2001:db8::1 has no route here: the socket cannot even be connected, and
 # the flows go on to 127.0.0.1 at once.
-if "$bench" probe udp -t "127.0.0.1:$fu6" -o 5000 >/dev/null 2>&1; then
-	ok
-else
-	bad "no UDP echo through a name whose first address has no route"
-fi
-if "$bench" probe udp -t "127.0.0.1:$fd6" -o 5000 >/dev/null 2>&1; then
-	ok
-else
-	bad "no UDP echo through a dtls tunnel to a name whose first" \
-	    "address has no route"
-fi
+echo_ok udp "$fu6" "a name whose first address has no route"
+echo_ok udp "$fd6" "a dtls tunnel to a name whose first address has no route"
 # A whole UDP run afterwards, every echo checked.
 out=$("$bench" udp -t "127.0.0.1:$fu" -f 4 -s 200 -w 4 -d 1 2>&1)
 case "$out" in

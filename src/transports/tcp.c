@@ -232,7 +232,6 @@ tcp_connect_any(struct half *h, const struct sockaddr *sa, socklen_t len,
 	struct sockaddr_storage	 ss;
 	socklen_t		 sl;
 	uint64_t		 now;
-	int			 e;
 
 	for (;;) {
 		if ((now = now_ms()) >= f->dial_deadline) {
@@ -241,14 +240,8 @@ tcp_connect_any(struct half *h, const struct sockaddr *sa, socklen_t len,
 		}
 		if (tcp_connect(h, sa, len, f->dial_deadline - now, done) == 0)
 			return (0);
-		e = errno;
-		if (flow_next_address(f, &ss, &sl) == -1) {
-			errno = e;
+		if (half_next_address(h, &ss, &sl) == -1)
 			return (-1);
-		}
-		flow_log(f, LOG_LVL_DEBUG, "connect failed (%s), trying the "
-		    "next address", strerror(e));
-		half_reset(h);
 		sa = (struct sockaddr *)&ss;
 		len = sl;
 	}
@@ -261,15 +254,12 @@ tcp_connect_any(struct half *h, const struct sockaddr *sa, socklen_t len,
 int
 tcp_connect_retry(struct half *h, int *err, void (*done)(struct half *, int))
 {
-	struct flow		*f = h->flow;
 	struct sockaddr_storage	 ss;
 	socklen_t		 sl;
 
-	if (*err == 0 || flow_next_address(f, &ss, &sl) == -1)
+	errno = *err;
+	if (*err == 0 || half_next_address(h, &ss, &sl) == -1)
 		return (0);
-	flow_log(f, LOG_LVL_DEBUG, "connect failed (%s), trying the next "
-	    "address", strerror(*err));
-	half_reset(h);
 	if (tcp_connect_any(h, (struct sockaddr *)&ss, sl, done) == 0)
 		return (1);
 	*err = errno;
