@@ -136,7 +136,9 @@ dtls_bio_read(BIO *b, char *buf, int len)
 	size_t		 n;
 
 	BIO_clear_retry_flags(b);
-	if (io->in == NULL) {
+	/* 0 would be EOF to OpenSSL: an empty datagram is no data. */
+	if (io->in == NULL || io->inlen == 0) {
+		io->in = NULL;
 		BIO_set_retry_read(b);
 		return (-1);
 	}

@@ -1703,6 +1703,12 @@ cmd_tcp(int argc, char **argv)
 	    tot.bytes, (double)tot.bytes * 8 / secs / 1e6, tot.wr, tot.rd,
 	    secs, tot.noeof, tot.errors);
 	fflush(stdout);
+	/* The workers closed every connection (TC_DONE). */
+	for (i = 0; i < bc.threads; i++) {
+		close(ws[i].epfd);
+		free(ws[i].conns);
+	}
+	free(ws);
 	return (tot.errors == 0 && tot.bytes > 0 ? 0 : 1);
 }
 

@@ -1305,6 +1305,21 @@ START_TEST(test_dtls_garbage)
 	fprintf(stderr, "dtls: %d garbage datagrams (%d spoofed) and %d live "
 	    "echoes in %llu ms\n", GARBAGE_N, own, pings,
 	    (unsigned long long)(integ_now_ms() - t0));
+	/*
+	 * Empty datagrams, from elsewhere and from the session's own
+	 * address: no data, not the end of the session.
+	 */
+	for (i = 0; i < 3; i++) {
+		ck_assert_msg(send(c.fd, buf, 0, 0) == 0, "send of an empty "
+		    "datagram: %s", strerror(errno));
+		ck_assert_msg(sendto(fds[0], buf, 0, 0,
+		    (struct sockaddr *)&(struct sockaddr_in){
+		    .sin_family = AF_INET,
+		    .sin_port = htons(sport),
+		    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) },
+		    sizeof(struct sockaddr_in)) == 0, "sendto of an empty "
+		    "datagram: %s", strerror(errno));
+	}
 	ck_assert_msg(integ_daemon_running(), "flowgate died: %s",
 	    integ_io_state());
 	dc_ping(&c, "after the garbage", "after the garbage");
