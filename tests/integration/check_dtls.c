@@ -1831,6 +1831,86 @@ START_TEST(test_dtls_denied_numeric)
 END_TEST
 
 /*
+ * 7b. The flowgate client side of an empty datagram: one from the agent's
+ * address and port (sent from a socket that joins the agent's
+ * SO_REUSEPORT group for that one datagram, while nothing else is in
+ * flight) to the client's session socket must not end the session.
+ */
+/* The local port of the UDP socket connected to 127.0.0.1:rport, or 0. */
+static uint16_t
+udp_port_connected_to(uint16_t rport)
+{
+	FILE		*fp;
+	char		 l[512];
+	unsigned	 la, lp, ra, rp;
+	uint16_t	 port = 0;
+
+	if ((fp = fopen("/proc/net/udp", "r")) == NULL)
+		return (0);
+	while (fgets(l, sizeof(l), fp) != NULL)
+		if (sscanf(l, " %*u: %x:%x %x:%x", &la, &lp, &ra, &rp) == 4 &&
+		    rp == rport && ra == 0x0100007f && la == 0x0100007f) {
+			port = (uint16_t)lp;
+			break;
+		}
+	fclose(fp);
+	return (port);
+}
+
+START_TEST(test_dtls_client_empty_datagram)
+{
+	struct integ_echo	*echo;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen;
+	unsigned char		 got[DGRAM_MAX];
+	char			 svcs[2048] = "";
+	uint16_t		 sport, cport, lport;
+	int			 ufd, fd, one = 1, i;
+
+	echo = integ_echo_start(INTEG_ECHO_UDP, AF_INET);
+	integ_pki_make(&pa, "a");
+	sport = srv_start(&pa, 1, "");
+	cli_svc(svcs, sizeof(svcs), "cli", sport, integ_echo_port(echo), "");
+	integ_cli_start(CONF_HEAD_FMT "%s", 1, svcs);
+	cport = integ_cli_port("cli", "udp");
+	ufd = udp_sock();
+	udp_echo_ok(ufd, cport, (const unsigned char *)"before", 6, got,
+	    "before the empty datagram");
+	lport = udp_port_connected_to(sport);
+	ck_assert_msg(lport != 0, "no UDP socket connected to the agent's "
+	    "port %u in /proc/net/udp", (unsigned)sport);
+
+	for (i = 0; i < 3; i++) {
+		fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		ck_assert(fd != -1);
+		ck_assert(setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one,
+		    sizeof(one)) == 0);
+		integ_addr(AF_INET, sport, &ss, &sslen);
+		ck_assert_msg(bind(fd, (struct sockaddr *)&ss, sslen) == 0,
+		    "bind to the agent's port %u: %s", (unsigned)sport,
+		    strerror(errno));
+		integ_addr(AF_INET, lport, &ss, &sslen);
+		ck_assert_msg(sendto(fd, got, 0, 0, (struct sockaddr *)&ss,
+		    sslen) == 0, "sendto: %s", strerror(errno));
+		close(fd);
+	}
+	integ_sleep_ms(100);
+	udp_echo_ok(ufd, cport, (const unsigned char *)"after", 5, got,
+	    "after the empty datagrams");
+	cli_stats("cli", 1, 1, "after the empty datagrams");
+	integ_cli_swap();
+	i = integ_log_count(0, "flow closed");
+	integ_cli_swap();
+	ck_assert_msg(i == 0, "the client closed %d flows", i);
+	ck_assert_int_eq(integ_log_count(0, "flow closed"), 0);
+	close(ufd);
+	integ_cli_stop_ok(INTEG_STOP_MS);
+	integ_daemon_stop_ok(INTEG_STOP_MS);
+	integ_echo_stop(echo);
+}
+END_TEST
+
+/*
  * 8b. A close_notify lost on the way: a relay thread between the probe and
  * the server passes every datagram but the server's first "drop" alert
  * records (content type 21 after the handshake, epoch above 0; -1: all),
@@ -2000,6 +2080,8 @@ dtls_suite(void)
 	tcase_add_test(integ_tcase(s, "garbage", 30), test_dtls_garbage);
 	tcase_add_test(integ_tcase(s, "idle", 20), test_dtls_idle);
 	tcase_add_test(integ_tcase(s, "restart", 20), test_dtls_restart);
+	tcase_add_test(integ_tcase(s, "client_empty_datagram", 20),
+	    test_dtls_client_empty_datagram);
 	tcase_add_test(integ_tcase(s, "probes", 30), test_dtls_probes);
 	tcase_add_test(integ_tcase(s, "probe_lost_close", 30),
 	    test_dtls_probe_lost_close);
