@@ -574,6 +574,8 @@ struct worker {
 	struct event	*drain_ev;
 	int		 draining;
 	uint64_t	 nflows;	/* this worker's live flows */
+	uint64_t	 trim_peak;	/* most flows since the last trim */
+	uint64_t	 trimmed;	/* ms of the last trim */
 	uint64_t	 next_flow_id;
 	/* Scratch for batched datagram I/O; the hot path never mallocs. */
 	u_char		*rbuf;		/* FG_BATCH * FG_MAX_DGRAM; also the

@@ -25,6 +25,9 @@
 #include <sys/types.h>
 
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,15 +39,44 @@
 #include "flowgate.h"
 
 #define WORKER_TICK_MS	250
+#define TRIM_FLOWS	64	/* a peak worth trimming after */
+#define TRIM_MS		10000	/* at most one trim per worker per 10 s */
 
 /* The process-wide state; the one global (in the library, for the tests). */
 static struct flowgate	 flowgate_storage;
 struct flowgate		*flowgate = &flowgate_storage;
 
+/*
+ * glibc gives freed memory back to the system only from the top of a heap,
+ * so after a burst of flows (a DTLS session holds some 60 KB) the daemon
+ * would keep its peak size for good.  Once a worker's flows have fallen
+ * to a quarter of their peak, hand the free pages back (malloc_trim): at
+ * most every TRIM_MS, and once more when the last one has gone.
+ */
+static void
+worker_trim(struct worker *w)
+{
+#ifdef __GLIBC__
+	uint64_t	now;
+
+	if (w->nflows > w->trim_peak)
+		w->trim_peak = w->nflows;
+	if (w->trim_peak < TRIM_FLOWS || w->nflows > w->trim_peak / 4 ||
+	    ((now = now_ms()) - w->trimmed < TRIM_MS && w->nflows > 0))
+		return;
+	(void)malloc_trim(0);
+	w->trimmed = now;
+	w->trim_peak = w->nflows;
+#else
+	(void)w;
+#endif
+}
+
 static void
 worker_tick_cb(evutil_socket_t fd, short ev, void *arg)
 {
 	flow_sweep(arg);
+	worker_trim(arg);
 }
 
 static void

@@ -2065,6 +2065,88 @@ START_TEST(test_dtls_probe_lost_close)
 }
 END_TEST
 
+/*
+ * 11. Memory after a burst: BURST_N DTLS sessions through a flowgate pair,
+ * then idle expiry (the sessions that expire during the burst only lower
+ * the peak measured).  Each daemon's RSS must fall back to within a third
+ * of what the sessions added (glibc keeps freed memory unless it is
+ * trimmed).  Not under ASan, whose quarantine holds freed memory.
+ */
+#define BURST_N		300
+#if defined(__SANITIZE_ADDRESS__)
+#define BURST_RSS	0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define BURST_RSS	0
+#endif
+#endif
+#ifndef BURST_RSS
+#define BURST_RSS	1
+#endif
+
+START_TEST(test_dtls_memory_after_burst)
+{
+	struct integ_echo	*echo;
+	unsigned char		 got[DGRAM_MAX];
+	char			 svcs[2048] = "", msg[64];
+	long long		 s0, c0, s1, c1, s2, c2;
+	uint64_t		 deadline;
+	uint16_t		 sport, cport;
+	int			 fds[BURST_N], i;
+
+	if (!BURST_RSS) {
+		fprintf(stderr, "dtls: memory after a burst: not measured "
+		    "under ASan\n");
+		return;
+	}
+	echo = integ_echo_start(INTEG_ECHO_UDP, AF_INET);
+	integ_pki_make(&pa, "a");
+	sport = srv_start(&pa, 1, "    idle_timeout: 3s\n");
+	cli_svc(svcs, sizeof(svcs), "cli", sport, integ_echo_port(echo),
+	    "    idle_timeout: 3s\n");
+	integ_cli_start(CONF_HEAD_FMT "%s", 1, svcs);
+	cport = integ_cli_port("cli", "udp");
+	s0 = integ_rss_kb(integ.pid);
+	c0 = integ_rss_kb(integ_cli.pid);
+	for (i = 0; i < BURST_N; i++) {
+		fds[i] = udp_sock();
+		snprintf(msg, sizeof(msg), "session %d", i);
+		udp_echo_ok(fds[i], cport, (const unsigned char *)msg,
+		    strlen(msg), got, msg);
+	}
+	s1 = integ_rss_kb(integ.pid);
+	c1 = integ_rss_kb(integ_cli.pid);
+	for (i = 0; i < BURST_N; i++)
+		close(fds[i]);
+	/* Idle expiry (3 s) of every session, then a trim within a tick. */
+	ck_assert_int_eq(integ_cli_log_wait_count("flow closed service=cli ",
+	    BURST_N, 3000 + INTEG_IO_MS), BURST_N);
+	ck_assert_int_eq(integ_log_wait_count(0, "flow closed service=agent ",
+	    BURST_N, INTEG_LOG_MS), BURST_N);
+	deadline = integ_now_ms() + 3000;
+	do {
+		integ_sleep_ms(250);
+		s2 = integ_rss_kb(integ.pid);
+		c2 = integ_rss_kb(integ_cli.pid);
+	} while ((s2 - s0 > (s1 - s0) / 3 || c2 - c0 > (c1 - c0) / 3) &&
+	    integ_now_ms() < deadline);
+	fprintf(stderr, "dtls: %d sessions: agent VmRSS %lld -> %lld -> %lld "
+	    "KiB, client %lld -> %lld -> %lld KiB\n", BURST_N, s0, s1, s2, c0,
+	    c1, c2);
+	ck_assert_msg(s1 - s0 > BURST_N * 20 && c1 - c0 > BURST_N * 20,
+	    "%d sessions added only %lld / %lld KiB", BURST_N, s1 - s0,
+	    c1 - c0);
+	ck_assert_msg(s2 - s0 <= (s1 - s0) / 3, "the agent kept %lld of the "
+	    "%lld KiB its sessions took", s2 - s0, s1 - s0);
+	ck_assert_msg(c2 - c0 <= (c1 - c0) / 3, "the client kept %lld of the "
+	    "%lld KiB its sessions took", c2 - c0, c1 - c0);
+	cli_stats("cli", 0, BURST_N, "after the expiry");
+	integ_cli_stop_ok(INTEG_STOP_MS);
+	integ_daemon_stop_ok(INTEG_STOP_MS);
+	integ_echo_stop(echo);
+}
+END_TEST
+
 static Suite *
 dtls_suite(void)
 {
@@ -2088,6 +2170,8 @@ dtls_suite(void)
 	tcase_add_test(integ_tcase(s, "max_datagram", 30),
 	    test_dtls_max_datagram);
 	tcase_add_test(integ_tcase(s, "limits", 30), test_dtls_limits);
+	tcase_add_test(integ_tcase(s, "memory_after_burst", 30),
+	    test_dtls_memory_after_burst);
 	tcase_add_test(integ_tcase(s, "denied_numeric", 20),
 	    test_dtls_denied_numeric);
 	return (s);
