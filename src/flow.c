@@ -478,7 +478,7 @@ half_dial_any(struct half *h, const struct sockaddr *sa, socklen_t len)
 
 	while (h->dial(h, sa, len) == -1) {
 		if ((h->flow->flags & FLOW_F_CLOSING) ||
-		    half_next_address(h, &ss, &sl) == -1)
+		    half_next_address(h, 0, &ss, &sl) == -1)
 			return (-1);
 		sa = (struct sockaddr *)&ss;
 		len = sl;
@@ -487,22 +487,31 @@ half_dial_any(struct half *h, const struct sockaddr *sa, socklen_t len)
 }
 
 /*
- * After a failed dial of h, errno saying why: the name's next address in
- * ss, with h's socket and events dropped to dial it again; or -1, errno
- * kept, when none is left.
+ * After h's dial failed (errno saying why) or its destination refused
+ * (refused, before it ever answered): the name's next address in ss, with
+ * h's socket and events dropped to dial it again; or -1, errno kept, when
+ * none is left.
  */
 int
-half_next_address(struct half *h, struct sockaddr_storage *ss,
+half_next_address(struct half *h, int refused, struct sockaddr_storage *ss,
     socklen_t *len)
 {
-	int	e = errno;
+	struct flow	*f = h->flow;
+	char		 a[ADDRSTRLEN], b[ADDRSTRLEN];
+	int		 e = errno;
 
-	if (flow_next_address(h->flow, ss, len) == -1) {
+	if (flow_next_address(f, ss, len) == -1) {
 		errno = e;
 		return (-1);
 	}
-	flow_log(h->flow, LOG_LVL_DEBUG, "connect failed (%s), trying the "
-	    "next address", strerror(e));
+	if (refused)
+		flow_log(f, LOG_LVL_INFO, "destination refused, trying the "
+		    "next address dst=%s next=%s", addr_str((struct sockaddr *)
+		    &f->dst, a, sizeof(a)), addr_str((struct sockaddr *)ss, b,
+		    sizeof(b)));
+	else
+		flow_log(f, LOG_LVL_DEBUG, "connect failed (%s), trying the "
+		    "next address", strerror(e));
 	half_reset(h);
 	return (0);
 }
@@ -728,6 +737,29 @@ flow_open(struct flow *f)
 }
 
 /*
+ * Traffic that came in on half "from": into the flow's counters and, as it
+ * passes (live flows too), its service's; the flow is active now.
+ */
+static void
+flow_count(struct flow *f, struct half *from, uint64_t pkts, uint64_t bytes)
+{
+	struct service_stats	*st = f->service->conf->stats;
+
+	if (from == &f->in) {
+		f->pkts_in += pkts;
+		f->bytes_in += bytes;
+		atomic_fetch_add_explicit(&st->bytes_in, bytes,
+		    memory_order_relaxed);
+	} else {
+		f->pkts_out += pkts;
+		f->bytes_out += bytes;
+		atomic_fetch_add_explicit(&st->bytes_out, bytes,
+		    memory_order_relaxed);
+	}
+	f->last = now_ms();
+}
+
+/*
  * Datagrams.  Before the egress is ready, datagrams wait in a bounded queue
  * (a 4-byte length, then the bytes); beyond it they are dropped and
  * counted.  Both directions count bytes and packets and keep the flow
@@ -740,13 +772,9 @@ flow_dgram_in(struct flow *f, struct dgram *d, int n)
 	uint32_t	len;
 	int		i;
 
-	f->last = now_ms();
 	for (i = 0; i < n; i++)
 		sum += d[i].len;
-	f->pkts_in += (uint64_t)n;
-	f->bytes_in += sum;
-	atomic_fetch_add_explicit(&f->service->conf->stats->bytes_in, sum,
-	    memory_order_relaxed);
+	flow_count(f, &f->in, (uint64_t)n, sum);
 	if (!(f->out.flags & HALF_READY)) {
 		if (f->pending == NULL && (f->pending = evbuffer_new()) == NULL) {
 			f->drops += (uint64_t)n;
@@ -780,13 +808,9 @@ flow_dgram_out(struct flow *f, struct dgram *d, int n)
 	uint64_t	sum = 0;
 	int		i;
 
-	f->last = now_ms();
 	for (i = 0; i < n; i++)
 		sum += d[i].len;
-	f->pkts_out += (uint64_t)n;
-	f->bytes_out += sum;
-	atomic_fetch_add_explicit(&f->service->conf->stats->bytes_out, sum,
-	    memory_order_relaxed);
+	flow_count(f, &f->out, (uint64_t)n, sum);
 	if (f->in.ops->dgram_send(&f->in, d, n) == -1)
 		return (-1);
 	return ((f->flags & FLOW_F_CLOSING) ? -1 : 0);
@@ -1159,20 +1183,7 @@ relay_pump(struct half *src)
 			relay_fail(f, errno);
 			return (-1);
 		}
-		if (src == &f->in) {
-			f->bytes_in += (uint64_t)n;
-			f->pkts_in++;
-			atomic_fetch_add_explicit(
-			    &f->service->conf->stats->bytes_in, (uint64_t)n,
-			    memory_order_relaxed);
-		} else {
-			f->bytes_out += (uint64_t)n;
-			f->pkts_out++;
-			atomic_fetch_add_explicit(
-			    &f->service->conf->stats->bytes_out, (uint64_t)n,
-			    memory_order_relaxed);
-		}
-		f->last = now_ms();
+		flow_count(f, src, 1, (uint64_t)n);
 		if (dst->flags & HALF_SHUTWR)
 			continue;	/* nowhere to go: discard */
 		w = 0;

@@ -502,8 +502,8 @@ int		 flow_next_address(struct flow *, struct sockaddr_storage *,
 		    socklen_t *);
 void		 flow_filter_alts(struct flow *);
 void		 half_reset(struct half *);
-int		 half_next_address(struct half *, struct sockaddr_storage *,
-		    socklen_t *);
+int		 half_next_address(struct half *, int refused,
+		    struct sockaddr_storage *, socklen_t *);
 int		 half_dial(struct half *, int socktype,
 		    int (*)(struct half *, const struct sockaddr *, socklen_t));
 

@@ -407,19 +407,18 @@ probe_main(int argc, char *argv[])
 	bufferevent_free(pr.bev);
 	event_base_free(pr.base);
 report:
-	if (pr.status == PROBE_OK && pr.attempts == 0)
-		printf("OK %s latency=%.1fms handshake=%.1fms\n", argv[optind],
+	if (pr.status == PROBE_OK) {
+		printf("OK %s latency=%.1fms handshake=%.1fms", argv[optind],
 		    (double)(probe_now_us() - pr.start) / 1000.0,
 		    (double)(pr.handshake - pr.start) / 1000.0);
-	else if (pr.status == PROBE_OK)
-		printf("OK %s latency=%.1fms handshake=%.1fms unanswered=%d\n",
-		    argv[optind], (double)(probe_now_us() - pr.start) / 1000.0,
-		    (double)(pr.handshake - pr.start) / 1000.0, pr.attempts);
-	else if (pr.attempts > 0)
-		printf("FAIL %s: %s (%d attempts)\n", argv[optind], pr.why,
-		    pr.attempts + 1);
-	else
-		printf("FAIL %s: %s\n", argv[optind], pr.why);
+		if (pr.attempts > 0)
+			printf(" unanswered=%d", pr.attempts);
+	} else {
+		printf("FAIL %s: %s", argv[optind], pr.why);
+		if (pr.attempts > 0)
+			printf(" (%d attempts)", pr.attempts + 1);
+	}
+	printf("\n");
 	freeaddrinfo(ai);
 	tls_ctx_free(sc.tls_ctx);
 	return (pr.status);

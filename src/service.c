@@ -34,7 +34,6 @@
 
 #include "flowgate.h"
 
-
 #define REFUSE_LOG_MS	1000	/* at most one refusal line a second */
 #define SRC_BUCKETS	4096	/* per-source counts: chains of the hash */
 

@@ -920,16 +920,11 @@ dtls_client_next(struct flow *f)
 	struct half		*h = &f->out;
 	struct sockaddr_storage	 ss;
 	socklen_t		 sl;
-	char			 a[ADDRSTRLEN], b[ADDRSTRLEN];
 
 	if ((h->flags & HALF_READY) ||
 	    (h->ssl != NULL && SSL_is_init_finished(h->ssl)) ||
-	    flow_next_address(f, &ss, &sl) == -1)
+	    half_next_address(h, 1, &ss, &sl) == -1)
 		return (0);
-	flow_log(f, LOG_LVL_INFO, "destination refused, trying the next "
-	    "address dst=%s next=%s", addr_str((struct sockaddr *)&f->dst,
-	    a, sizeof(a)), addr_str((struct sockaddr *)&ss, b, sizeof(b)));
-	half_reset(h);
 	if (dtls_client_connect(h, (struct sockaddr *)&ss, sl) == -1 &&
 	    !(f->flags & FLOW_F_CLOSING)) {
 		f->err = errno;

@@ -240,7 +240,7 @@ tcp_connect_any(struct half *h, const struct sockaddr *sa, socklen_t len,
 		}
 		if (tcp_connect(h, sa, len, f->dial_deadline - now, done) == 0)
 			return (0);
-		if (half_next_address(h, &ss, &sl) == -1)
+		if (half_next_address(h, 0, &ss, &sl) == -1)
 			return (-1);
 		sa = (struct sockaddr *)&ss;
 		len = sl;
@@ -258,7 +258,7 @@ tcp_connect_retry(struct half *h, int *err, void (*done)(struct half *, int))
 	socklen_t		 sl;
 
 	errno = *err;
-	if (*err == 0 || half_next_address(h, &ss, &sl) == -1)
+	if (*err == 0 || half_next_address(h, 0, &ss, &sl) == -1)
 		return (0);
 	if (tcp_connect_any(h, (struct sockaddr *)&ss, sl, done) == 0)
 		return (1);

@@ -422,17 +422,11 @@ udp_out_connect(struct half *h, const struct sockaddr *dst, socklen_t len)
 static int
 udp_out_next(struct half *h)
 {
-	struct flow		*f = h->flow;
-	struct sockaddr_storage	 ss;
-	socklen_t		 sl;
-	char			 a[ADDRSTRLEN], b[ADDRSTRLEN];
+	struct sockaddr_storage	ss;
+	socklen_t		sl;
 
-	if (f->pkts_out != 0 || flow_next_address(f, &ss, &sl) == -1)
+	if (h->flow->pkts_out != 0 || half_next_address(h, 1, &ss, &sl) == -1)
 		return (-1);
-	flow_log(f, LOG_LVL_INFO, "destination refused, trying the next "
-	    "address dst=%s next=%s", addr_str((struct sockaddr *)&f->dst,
-	    a, sizeof(a)), addr_str((struct sockaddr *)&ss, b, sizeof(b)));
-	half_reset(h);
 	h->flags &= ~HALF_NOGSO;
 	if (udp_out_socket(h, (struct sockaddr *)&ss, sl) == -1)
 		return (-1);
