@@ -1480,6 +1480,23 @@ struct fake_agent {
 	char		 err[256];	/* what went wrong, "" if nothing */
 };
 
+/* The one connection a test agent thread serves, within INTEG_RUN_MS. */
+static int
+agent_accept(int lfd, char *err, size_t errlen)
+{
+	struct pollfd	pfd;
+	int		fd;
+
+	pfd.fd = lfd;
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, INTEG_RUN_MS) != 1 ||
+	    (fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) == -1) {
+		snprintf(err, errlen, "no connection");
+		return (-1);
+	}
+	return (fd);
+}
+
 /*
  * The fake agent's thread: one connection, every step bounded.  It may
  * not assert (only the test's thread may), so it leaves a note in err.
@@ -1488,7 +1505,6 @@ static void *
 fake_agent_main(void *arg)
 {
 	struct fake_agent	*fa = arg;
-	struct pollfd		 pfd;
 	struct timeval		 tv;
 	SSL			*ssl = NULL;
 	uint64_t		 deadline;
@@ -1496,13 +1512,8 @@ fake_agent_main(void *arg)
 	ssize_t			 n;
 	int			 fd = -1, r, se;
 
-	pfd.fd = fa->lfd;
-	pfd.events = POLLIN;
-	if (poll(&pfd, 1, INTEG_RUN_MS) != 1 ||
-	    (fd = accept4(fa->lfd, NULL, NULL, SOCK_CLOEXEC)) == -1) {
-		snprintf(fa->err, sizeof(fa->err), "no connection");
+	if ((fd = agent_accept(fa->lfd, fa->err, sizeof(fa->err))) == -1)
 		return (NULL);
-	}
 	tv.tv_sec = 0;
 	tv.tv_usec = SOCK_TMO_MS * 1000;
 	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -1596,20 +1607,14 @@ static void *
 reneg_agent_main(void *arg)
 {
 	struct reneg_agent	*ra = arg;
-	struct pollfd		 pfd;
 	struct timeval		 tv;
 	SSL			*ssl = NULL;
 	uint64_t		 deadline;
 	char			 buf[4096];
 	int			 fd = -1, r;
 
-	pfd.fd = ra->lfd;
-	pfd.events = POLLIN;
-	if (poll(&pfd, 1, INTEG_RUN_MS) != 1 ||
-	    (fd = accept4(ra->lfd, NULL, NULL, SOCK_CLOEXEC)) == -1) {
-		snprintf(ra->err, sizeof(ra->err), "no connection");
+	if ((fd = agent_accept(ra->lfd, ra->err, sizeof(ra->err))) == -1)
 		return (NULL);
-	}
 	/* A write flowgate does not take in a second ends the flood. */
 	tv.tv_sec = 1;
 	tv.tv_usec = 0;
