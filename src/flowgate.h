@@ -302,10 +302,23 @@ struct dgram {
 };
 int		 udp_sendv(int fd, struct sockaddr *, socklen_t,
 		    const struct dgram *, int n, int *nogso);
-struct mmsghdr;
+/* One recvmmsg(2) into the worker's receive slots (udp_recvv). */
+struct udp_rx {
+	struct mmsghdr		 msgs[FG_BATCH];
+	struct iovec		 iov[FG_BATCH];
+	struct sockaddr_storage	 from[FG_BATCH];
+	union {
+		char		 buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr	 align;
+	}			 cm[FG_BATCH];	/* UDP_GRO's segment size */
+};
 struct worker;
-int		 udp_recvv(struct worker *, int fd, struct mmsghdr *,
-		    struct iovec *, struct sockaddr_storage *from);
+int		 udp_recvv(struct worker *, int fd, struct udp_rx *,
+		    int with_from);
+int		 udp_rx_next(struct udp_rx *, int i, size_t *off,
+		    struct dgram *);
+size_t		 udp_rx_room(struct udp_rx *, int i, const struct dgram *);
+void		 udp_gro(int fd);
 
 struct transport_ops {
 	const char	*name;		/* URL scheme */

@@ -802,55 +802,66 @@ dtls_peer_input(struct flow *f, const u_char *buf, size_t len)
 	return (dtls_peer_drain(f));
 }
 
+/*
+ * One datagram from a client: to its session, or to the listener when it
+ * has none.  A session's records decrypt in place, from buf on with room
+ * up to the end of the slot (cap): OpenSSL has copied the datagram by
+ * then, and a record's plaintext is shorter than the record, so it never
+ * reaches a later datagram of the same run (udp_gro) not read yet.
+ */
+static void
+dtls_listen_dgram(struct service *svc, struct dtls_col *col, u_char *buf,
+    size_t len, size_t cap, struct sockaddr *from, socklen_t fromlen)
+{
+	struct flow	*f;
+	SSL		*ssl;
+
+	f = flow_lookup(svc->worker, svc, from);
+	if (f != col->f) {
+		(void)dtls_col_flush(col);
+		col->f = f;
+	}
+	if (f != NULL) {
+		col->obuf = buf;
+		col->ocap = cap;
+		(void)dtls_peer_input(f, buf, len);
+		col->obuf = NULL;
+		return;
+	}
+	if ((ssl = dtls_listen(svc, buf, len, from, fromlen)) == NULL)
+		return;
+	if ((f = dtls_peer_new(svc, ssl, from, fromlen)) != NULL)
+		(void)dtls_peer_input(f, NULL, 0);
+}
+
 static void
 dtls_listen_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct service		*svc = arg;
-	struct worker		*w = svc->worker;
-	struct mmsghdr		 msgs[FG_BATCH];
-	struct iovec		 iov[FG_BATCH];
-	struct sockaddr_storage	 from[FG_BATCH];
 	struct dtls_srv		*srv = svc->tr_priv;
+	struct udp_rx		 rx;
 	struct dtls_col		 col;
-	struct flow		*f;
-	SSL			*ssl;
-	u_char			*buf;
+	struct dgram		 dg;
+	size_t			 off;
 	int			 b, i, n;
 
 	col.f = NULL;
 	col.n = 0;
 	srv->col = &col;
 	for (b = 0; b < DTLS_BATCHES; b++) {
-		n = udp_recvv(w, fd, msgs, iov, from);
+		n = udp_recvv(svc->worker, fd, &rx, 1);
 		if (n <= 0) {
 			if (n == -1 && errno != EAGAIN && errno != EINTR)
 				log_warn("service=%s recvmmsg", svc->conf->name);
 			break;
 		}
 		for (i = 0; i < n; i++) {
-			buf = iov[i].iov_base;
-			f = flow_lookup(w, svc, (struct sockaddr *)&from[i]);
-			if (f != col.f) {
-				(void)dtls_col_flush(&col);
-				col.f = f;
-			}
-			if (f != NULL) {
-				/* Decrypted in place: the slot is OpenSSL's copy. */
-				col.obuf = buf;
-				col.ocap = FG_MAX_DGRAM + 1;
-				(void)dtls_peer_input(f, buf, msgs[i].msg_len);
-				col.obuf = NULL;
-				continue;
-			}
-			ssl = dtls_listen(svc, buf, msgs[i].msg_len,
-			    (struct sockaddr *)&from[i],
-			    msgs[i].msg_hdr.msg_namelen);
-			if (ssl == NULL)
-				continue;
-			f = dtls_peer_new(svc, ssl, (struct sockaddr *)&from[i],
-			    msgs[i].msg_hdr.msg_namelen);
-			if (f != NULL)
-				(void)dtls_peer_input(f, NULL, 0);
+			/* Each datagram of a run handed over whole (udp_gro). */
+			for (off = 0; udp_rx_next(&rx, i, &off, &dg);)
+				dtls_listen_dgram(svc, &col, dg.buf, dg.len,
+				    udp_rx_room(&rx, i, &dg),
+				    (struct sockaddr *)&rx.from[i],
+				    rx.msgs[i].msg_hdr.msg_namelen);
 		}
 		/* The slots are reused by the next read. */
 		(void)dtls_col_flush(&col);
@@ -1007,25 +1018,78 @@ dtls_client_step(struct half *h)
 }
 
 /*
- * The client's socket: up to FG_BATCH datagrams per read, each decrypted
- * in place of its record, passed on together.
+ * One datagram from the server: a handshake step, or records decrypted in
+ * place (as in dtls_listen_dgram, with room up to cap) into d[], which is
+ * passed on whenever it is full.  -1: stop reading, the flow has closed
+ * or moved on to its next address.
+ */
+static int
+dtls_client_dgram(struct half *h, u_char *buf, size_t len, size_t cap,
+    struct dgram *d, int *nd)
+{
+	struct flow	*f = h->flow;
+	struct dtls_io	*io = h->tr_priv;
+	size_t		 used;
+	int		 r, alt;
+
+	io->in = buf;
+	io->inlen = len;
+	if (!(h->flags & HALF_READY)) {
+		alt = f->ialt;
+		dtls_client_step(h);
+		/* Closed, or gone on to the next address. */
+		if ((f->flags & FLOW_F_CLOSING) || f->ialt != alt)
+			return (-1);
+		return (0);
+	}
+	for (used = 0;;) {
+		if (*nd == FG_BATCH) {
+			if (flow_dgram_out(f, d, *nd) == -1)
+				return (-1);
+			*nd = 0;
+		}
+		tls_clear_errors();
+		errno = 0;
+		r = SSL_read(h->ssl, buf + used, (int)(cap - used));
+		if (r > 0) {
+			d[*nd].buf = buf + used;
+			d[(*nd)++].len = (size_t)r;
+			used += (size_t)r;
+			continue;
+		}
+		r = SSL_get_error(h->ssl, r);
+		if (r == SSL_ERROR_WANT_READ || r == SSL_ERROR_WANT_WRITE)
+			break;
+		/* What came before the end goes first. */
+		if (*nd > 0 && flow_dgram_out(f, d, *nd) == -1)
+			return (-1);
+		if (r == SSL_ERROR_ZERO_RETURN)
+			flow_close(f, "closed");
+		else
+			dtls_client_fail(f, "read");
+		return (-1);
+	}
+	io->in = NULL;
+	return (0);
+}
+
+/*
+ * The client's socket: up to FG_BATCH messages per read, each datagram
+ * (each segment of a run handed over whole, udp_gro) decrypted in place of
+ * its record, passed on together.
  */
 static void
 dtls_client_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct half	*h = arg;
 	struct flow	*f = h->flow;
-	struct worker	*w = f->worker;
-	struct dtls_io	*io = h->tr_priv;
-	struct mmsghdr	 msgs[FG_BATCH];
-	struct iovec	 iov[FG_BATCH];
-	struct dgram	 d[FG_BATCH];
-	u_char		*slot;
-	size_t		 used;
-	int		 b, i, n, r, nd, alt;
+	struct udp_rx	 rx;
+	struct dgram	 d[FG_BATCH], dg;
+	size_t		 off;
+	int		 b, i, n, nd;
 
 	for (b = 0; b < DTLS_BATCHES; b++) {
-		n = udp_recvv(w, fd, msgs, iov, NULL);
+		n = udp_recvv(f->worker, fd, &rx, 0);
 		if (n == -1) {
 			if (errno == EAGAIN || errno == EINTR)
 				return;
@@ -1034,50 +1098,11 @@ dtls_client_read_cb(evutil_socket_t fd, short what, void *arg)
 			dtls_client_fail(f, "read");
 			return;
 		}
-		for (i = 0, nd = 0; i < n; i++) {
-			slot = iov[i].iov_base;
-			io->in = slot;
-			io->inlen = msgs[i].msg_len;
-			if (!(h->flags & HALF_READY)) {
-				alt = f->ialt;
-				dtls_client_step(h);
-				/* Closed, or gone on to the next address. */
-				if ((f->flags & FLOW_F_CLOSING) ||
-				    f->ialt != alt)
+		for (i = 0, nd = 0; i < n; i++)
+			for (off = 0; udp_rx_next(&rx, i, &off, &dg);)
+				if (dtls_client_dgram(h, dg.buf, dg.len,
+				    udp_rx_room(&rx, i, &dg), d, &nd) == -1)
 					return;
-				continue;
-			}
-			for (used = 0;;) {
-				if (nd == FG_BATCH) {
-					if (flow_dgram_out(f, d, nd) == -1)
-						return;
-					nd = 0;
-				}
-				tls_clear_errors();
-				errno = 0;
-				r = SSL_read(h->ssl, slot + used,
-				    (int)(FG_MAX_DGRAM + 1 - used));
-				if (r > 0) {
-					d[nd].buf = slot + used;
-					d[nd++].len = (size_t)r;
-					used += (size_t)r;
-					continue;
-				}
-				r = SSL_get_error(h->ssl, r);
-				if (r == SSL_ERROR_WANT_READ ||
-				    r == SSL_ERROR_WANT_WRITE)
-					break;
-				/* What came before the end goes first. */
-				if (nd > 0 && flow_dgram_out(f, d, nd) == -1)
-					return;
-				if (r == SSL_ERROR_ZERO_RETURN)
-					flow_close(f, "closed");
-				else
-					dtls_client_fail(f, "read");
-				return;
-			}
-			io->in = NULL;
-		}
 		if (nd > 0 && flow_dgram_out(f, d, nd) == -1)
 			return;
 		if (n < FG_BATCH)
@@ -1110,6 +1135,7 @@ dtls_client_connect(struct half *h, const struct sockaddr *sa,
 	    SOCK_CLOEXEC, 0);
 	if (h->fd == -1 || connect(h->fd, sa, len) == -1)
 		return (-1);
+	udp_gro(h->fd);
 	if (sa != (const struct sockaddr *)&f->dst)
 		memcpy(&f->dst, sa, len);
 	f->dstlen = len;

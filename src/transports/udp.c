@@ -46,13 +46,37 @@
 
 static int	udp_out_next(struct half *);
 
+/* Large buffers, and runs of datagrams handed over whole (udp_gro). */
 static void
-udp_sockbufs(int fd)
+udp_sockopts(int fd)
 {
 	int	sz = UDP_SOCKBUF;
 
 	(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
 	(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	udp_gro(fd);
+}
+
+/*
+ * UDP generic receive offload, the mirror of udp_sendv's segmentation: the
+ * kernel may hand over a run of datagrams of one size (the last may be
+ * shorter) from one source as one buffer, with the size in a UDP_GRO
+ * control message, instead of queueing and copying each on its own.  Such
+ * runs come from a peer that sent them segmented (another flowgate, a
+ * QUIC stack) or from a NIC that coalesced them.  Each segment is still one
+ * datagram: the readers walk them with udp_rx_next().  Without UDP_GRO, or
+ * on a kernel that refuses it, every datagram arrives on its own as before.
+ */
+void
+udp_gro(int fd)
+{
+#ifdef UDP_GRO
+	int	on = 1;
+
+	(void)setsockopt(fd, SOL_UDP, UDP_GRO, &on, sizeof(on));
+#else
+	(void)fd;
+#endif
 }
 
 int
@@ -77,7 +101,7 @@ udp_listen_socket(const struct service_conf *sc, const struct sockaddr *sa,
 		*errstr = "setsockopt";
 		goto fail;
 	}
-	udp_sockbufs(fd);
+	udp_sockopts(fd);
 	if (bind(fd, sa, salen) == -1) {
 		*errstr = "bind";
 		goto fail;
@@ -91,81 +115,155 @@ fail:
 }
 
 /*
- * Read up to FG_BATCH datagrams from fd into the worker's receive slots,
- * each FG_MAX_DGRAM + 1 bytes (so a longer one shows as truncated), with
- * their sources in from[] unless from is NULL.  recvmmsg's result.
+ * Read up to FG_BATCH messages from fd into the worker's receive slots,
+ * each FG_MAX_DGRAM + 1 bytes (so a longer datagram shows as truncated,
+ * and the largest run udp_gro can hand over fits), with their sources in
+ * rx->from[] when with_from.  recvmmsg's result.
  */
 int
-udp_recvv(struct worker *w, int fd, struct mmsghdr *msgs, struct iovec *iov,
-    struct sockaddr_storage *from)
+udp_recvv(struct worker *w, int fd, struct udp_rx *rx, int with_from)
 {
-	int	i;
+	struct msghdr	*m;
+	int		 i;
 
 	for (i = 0; i < FG_BATCH; i++) {
-		iov[i].iov_base = w->rbuf + (size_t)i * (FG_MAX_DGRAM + 1);
-		iov[i].iov_len = FG_MAX_DGRAM + 1;
-		memset(&msgs[i].msg_hdr, 0, sizeof(msgs[i].msg_hdr));
-		msgs[i].msg_hdr.msg_iov = &iov[i];
-		msgs[i].msg_hdr.msg_iovlen = 1;
-		if (from != NULL) {
-			msgs[i].msg_hdr.msg_name = &from[i];
-			msgs[i].msg_hdr.msg_namelen = sizeof(from[i]);
+		rx->iov[i].iov_base = w->rbuf + (size_t)i * (FG_MAX_DGRAM + 1);
+		rx->iov[i].iov_len = FG_MAX_DGRAM + 1;
+		m = &rx->msgs[i].msg_hdr;
+		memset(m, 0, sizeof(*m));
+		m->msg_iov = &rx->iov[i];
+		m->msg_iovlen = 1;
+		m->msg_control = rx->cm[i].buf;
+		m->msg_controllen = sizeof(rx->cm[i].buf);
+		if (with_from) {
+			m->msg_name = &rx->from[i];
+			m->msg_namelen = sizeof(rx->from[i]);
 		}
 	}
-	return (recvmmsg(fd, msgs, FG_BATCH, MSG_DONTWAIT, NULL));
+	return (recvmmsg(fd, rx->msgs, FG_BATCH, MSG_DONTWAIT, NULL));
 }
 
 /*
- * Datagrams from clients.  Up to FG_BATCH at a time land in the worker's
- * scratch buffer; runs of datagrams from one client go to its flow as one
- * batch.
+ * The size of each datagram in message i: its whole length, or for a run
+ * the kernel handed over as one (udp_gro) the segment size; the last
+ * segment may be shorter.  0 only for an empty datagram.
+ */
+static size_t
+udp_rx_seg(struct udp_rx *rx, int i)
+{
+#ifdef UDP_GRO
+	struct msghdr	*m = &rx->msgs[i].msg_hdr;
+	struct cmsghdr	*c;
+	int		 seg;
+
+	for (c = CMSG_FIRSTHDR(m); c != NULL; c = CMSG_NXTHDR(m, c)) {
+		if (c->cmsg_level != SOL_UDP || c->cmsg_type != UDP_GRO ||
+		    c->cmsg_len < CMSG_LEN(sizeof(seg)))
+			continue;
+		memcpy(&seg, CMSG_DATA(c), sizeof(seg));
+		if (seg > 0 && (unsigned int)seg < rx->msgs[i].msg_len)
+			return ((size_t)seg);
+	}
+#endif
+	return (rx->msgs[i].msg_len);
+}
+
+/* The room in message i's slot from datagram d on (decrypting in place). */
+size_t
+udp_rx_room(struct udp_rx *rx, int i, const struct dgram *d)
+{
+	return (FG_MAX_DGRAM + 1 -
+	    (size_t)(d->buf - (u_char *)rx->iov[i].iov_base));
+}
+
+/*
+ * The datagrams of message i one at a time: *off starts at 0, and each
+ * call fills d with the next and returns 1, or returns 0 after the last.
+ * An empty datagram is one datagram.
+ */
+int
+udp_rx_next(struct udp_rx *rx, int i, size_t *off, struct dgram *d)
+{
+	size_t	len = rx->msgs[i].msg_len, seg;
+
+	if (*off > len || (*off == len && len > 0))
+		return (0);
+	seg = udp_rx_seg(rx, i);
+	d->buf = (u_char *)rx->iov[i].iov_base + *off;
+	d->len = len - *off < seg ? len - *off : seg;
+	*off += d->len > 0 ? d->len : 1;
+	return (1);
+}
+
+/* The flow of client sa, opened on its first datagram; NULL: refused. */
+static struct flow *
+udp_listen_flow(struct service *svc, struct sockaddr *sa, socklen_t salen)
+{
+	struct flow	*f;
+
+	if ((f = flow_lookup(svc->worker, svc, sa)) != NULL)
+		return (f);
+	if ((f = flow_new(svc, FLOW_DGRAM, sa, salen, 1)) == NULL)
+		return (NULL);
+	f->in.flags |= HALF_READY;
+	flow_open(f);
+	/* flow_open may have closed it. */
+	return (flow_lookup(svc->worker, svc, sa));
+}
+
+/*
+ * Datagrams from clients.  Up to FG_BATCH messages at a time land in the
+ * worker's scratch buffer; runs of datagrams from one client go to its
+ * flow as one batch.
  */
 static void
 udp_listen_cb(evutil_socket_t fd, short ev, void *arg)
 {
 	struct service		*svc = arg;
 	struct worker		*w = svc->worker;
-	struct mmsghdr		 msgs[FG_BATCH];
-	struct iovec		 iov[FG_BATCH];
-	struct sockaddr_storage	 from[FG_BATCH];
+	struct udp_rx		 rx;
 	struct dgram		 d[FG_BATCH];
+	struct sockaddr		*sa, *cur;
 	struct flow		*f;
-	int			 b, i, j, n, start;
+	size_t			 off;
+	int			 b, i, n, nd;
 
 	for (b = 0; b < UDP_BATCHES; b++) {
-		n = udp_recvv(w, fd, msgs, iov, from);
+		n = udp_recvv(w, fd, &rx, 1);
 		if (n <= 0) {
 			if (n == -1 && errno != EAGAIN && errno != EINTR)
 				log_warn("service=%s recvmmsg", svc->conf->name);
 			return;
 		}
-		for (start = 0; start < n; start = j) {
-			/* The run of datagrams from one client. */
-			for (j = start + 1; j < n; j++)
-				if (addr_cmp((struct sockaddr *)&from[j],
-				    (struct sockaddr *)&from[start]) != 0)
-					break;
-			f = flow_lookup(w, svc, (struct sockaddr *)&from[start]);
-			if (f == NULL) {
-				f = flow_new(svc, FLOW_DGRAM,
-				    (struct sockaddr *)&from[start],
-				    msgs[start].msg_hdr.msg_namelen, 1);
-				if (f == NULL)
-					continue;	/* refused, logged */
-				f->in.flags |= HALF_READY;
-				flow_open(f);
-				/* flow_open may have closed it. */
-				f = flow_lookup(w, svc,
-				    (struct sockaddr *)&from[start]);
-				if (f == NULL)
+		f = NULL;
+		cur = NULL;
+		nd = 0;
+		for (i = 0; i < n; i++) {
+			sa = (struct sockaddr *)&rx.from[i];
+			if (cur == NULL || addr_cmp(sa, cur) != 0) {
+				/* A new run: the previous one goes first. */
+				if (f != NULL && nd > 0)
+					(void)flow_dgram_in(f, d, nd);
+				nd = 0;
+				cur = sa;
+				f = udp_listen_flow(svc, sa,
+				    rx.msgs[i].msg_hdr.msg_namelen);
+			}
+			if (f == NULL)
+				continue;	/* refused, logged */
+			for (off = 0; udp_rx_next(&rx, i, &off, &d[nd]);) {
+				if (++nd < FG_BATCH)
 					continue;
+				nd = 0;
+				if (flow_dgram_in(f, d, FG_BATCH) == -1) {
+					/* Closed: the rest of the run goes. */
+					f = NULL;
+					break;
+				}
 			}
-			for (i = start; i < j; i++) {
-				d[i - start].buf = iov[i].iov_base;
-				d[i - start].len = msgs[i].msg_len;
-			}
-			(void)flow_dgram_in(f, d, j - start);
 		}
+		if (f != NULL && nd > 0)
+			(void)flow_dgram_in(f, d, nd);
 		if (n < FG_BATCH)
 			return;
 	}
@@ -350,16 +448,15 @@ udp_out_send(struct half *h, struct dgram *d, int n)
 static void
 udp_out_cb(evutil_socket_t fd, short ev, void *arg)
 {
-	struct half		*h = arg;
-	struct flow		*f = h->flow;
-	struct worker		*w = f->worker;
-	struct mmsghdr		 msgs[FG_BATCH];
-	struct iovec		 iov[FG_BATCH];
-	struct dgram		 d[FG_BATCH];
-	int			 b, i, n;
+	struct half	*h = arg;
+	struct flow	*f = h->flow;
+	struct udp_rx	 rx;
+	struct dgram	 d[FG_BATCH];
+	size_t		 off;
+	int		 b, i, n, nd;
 
 	for (b = 0; b < UDP_BATCHES; b++) {
-		n = udp_recvv(w, fd, msgs, iov, NULL);
+		n = udp_recvv(f->worker, fd, &rx, 0);
 		if (n == -1) {
 			if (errno == EAGAIN || errno == EINTR)
 				return;
@@ -371,11 +468,16 @@ udp_out_cb(evutil_socket_t fd, short ev, void *arg)
 			    "error");
 			return;
 		}
-		for (i = 0; i < n; i++) {
-			d[i].buf = iov[i].iov_base;
-			d[i].len = msgs[i].msg_len;
+		for (i = 0, nd = 0; i < n; i++) {
+			for (off = 0; udp_rx_next(&rx, i, &off, &d[nd]);) {
+				if (++nd < FG_BATCH)
+					continue;
+				nd = 0;
+				if (flow_dgram_out(f, d, FG_BATCH) == -1)
+					return;
+			}
 		}
-		if (n > 0 && flow_dgram_out(f, d, n) == -1)
+		if (nd > 0 && flow_dgram_out(f, d, nd) == -1)
 			return;
 		if (n < FG_BATCH)
 			return;
@@ -392,7 +494,7 @@ udp_out_socket(struct half *h, const struct sockaddr *dst, socklen_t len)
 	    SOCK_CLOEXEC, 0);
 	if (h->fd == -1)
 		return (-1);
-	udp_sockbufs(h->fd);
+	udp_sockopts(h->fd);
 	if (connect(h->fd, dst, len) == -1)
 		return (-1);
 	if (dst != (const struct sockaddr *)&f->dst)

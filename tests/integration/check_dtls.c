@@ -782,6 +782,98 @@ START_TEST(test_dtls_pair_10000)
 END_TEST
 
 /*
+ * Bursts of equal-size datagrams through a client/server pair.  Each side
+ * sends a burst's records as one segmented datagram (UDP_SEGMENT) and
+ * reads the other side's as one buffer (UDP_GRO), then walks the records
+ * one datagram at a time: every datagram must come back on its own, whole
+ * and in order.  Every other burst reaches the client segmented too, as a
+ * GSO sender would send it.
+ */
+#define GRO_BURST	48
+static const size_t gro_sizes[] = { 1000, 1200, 200, 1000, 8000, 1 };
+
+START_TEST(test_dtls_pair_gro_bursts)
+{
+	struct integ_echo	*echo;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen;
+	unsigned char		*burst, *got;
+	char			 svcs[2048] = "", line[INTEG_LINE_MAX];
+	uint64_t		 state = 5;
+	uint16_t		 sport, cport;
+	long long		 pkts = 1, bytes = 100;
+	size_t			 r, size, total, k;
+	ssize_t			 n;
+	int			 fd, count;
+
+	if (!integ_gro_coalesces())
+		fprintf(stderr, "pair_gro_bursts: this kernel does not hand "
+		    "segmented runs over whole; datagrams checked all the "
+		    "same\n");
+	echo = integ_echo_start(INTEG_ECHO_UDP, AF_INET);
+	integ_pki_make(&pa, "a");
+	sport = srv_start(&pa, 1, "");
+	cli_svc(svcs, sizeof(svcs), "cli", sport, integ_echo_port(echo), "");
+	integ_cli_start(CONF_HEAD_FMT "%s", 1, svcs);
+	cport = integ_cli_port("cli", "udp");
+	integ_addr(AF_INET, cport, &ss, &sslen);
+
+	burst = malloc(65536);
+	got = malloc(DGRAM_MAX);
+	ck_assert_ptr_nonnull(burst);
+	ck_assert_ptr_nonnull(got);
+	fd = udp_sock();
+	integ_fill(burst, 100, &state);
+	udp_echo_ok(fd, cport, burst, 100, got, "the session's first datagram");
+	for (r = 0; r < sizeof(gro_sizes) / sizeof(gro_sizes[0]); r++) {
+		size = gro_sizes[r];
+		/* A burst the size of the kernel's largest segmented send. */
+		count = size * GRO_BURST > 60000 ? (int)(60000 / size) :
+		    GRO_BURST;
+		total = size * (size_t)count;
+		integ_fill(burst, total, &state);
+		if (r % 2 == 1)
+			ck_assert_msg(integ_send_gso(fd, (struct sockaddr *)&ss,
+			    sslen, burst, total, (uint16_t)size) == 0,
+			    "burst %zu: segmented send: %s", r,
+			    strerror(errno));
+		else
+			for (k = 0; k < (size_t)count; k++)
+				udp_send(fd, cport, burst + k * size, size,
+				    "burst");
+		for (k = 0; k < (size_t)count; k++) {
+			n = integ_recv_wait(fd, got, DGRAM_MAX, INTEG_IO_MS);
+			ck_assert_msg(n == (ssize_t)size && memcmp(got, burst +
+			    k * size, size) == 0, "burst %zu of %d x %zu "
+			    "bytes: reply %zu is %zd bytes, or other bytes "
+			    "(%s)", r, count, size, k, n, n == -1 ?
+			    integ_io_state() : "a boundary or the order lost");
+		}
+		pkts += count;
+		bytes += (long long)total;
+	}
+	n = integ_recv_wait(fd, got, DGRAM_MAX, QUIET_MS);
+	ck_assert_msg(n == -1, "a reply of %zd bytes more than was sent", n);
+
+	/* One session carried them all, each datagram counted once. */
+	integ_cli_stop_ok(INTEG_STOP_MS);
+	integ_cli_closed_line("cli", integ_local_port(fd), line, sizeof(line),
+	    "the burst source");
+	integ_assert_num(line, "pkts_in", pkts);
+	integ_assert_num(line, "pkts_out", pkts);
+	integ_assert_num(line, "bytes_in", bytes);
+	integ_assert_num(line, "bytes_out", bytes);
+	integ_assert_num(line, "drops", 0);
+	ck_assert_uint_eq(integ_echo_count(echo), (unsigned)pkts);
+	close(fd);
+	free(burst);
+	free(got);
+	integ_daemon_stop_ok(INTEG_STOP_MS);
+	integ_echo_stop(echo);
+}
+END_TEST
+
+/*
  * 2. `openssl s_client -dtls1_2` with a client certificate as an
  * independent peer: the header alone in its first record, then lines
  * echoed one record each; the header and a line in one record are
@@ -2154,6 +2246,8 @@ dtls_suite(void)
 
 	s = suite_create("dtls");
 	tcase_add_test(integ_tcase(s, "pair_10000", 60), test_dtls_pair_10000);
+	tcase_add_test(integ_tcase(s, "pair_gro_bursts", 30),
+	    test_dtls_pair_gro_bursts);
 	tcase_add_test(integ_tcase(s, "openssl_s_client", 30),
 	    test_dtls_openssl_s_client);
 	tcase_add_test(integ_tcase(s, "refusals", 30), test_dtls_refusals);

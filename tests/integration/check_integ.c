@@ -665,6 +665,124 @@ START_TEST(test_integ_udp_burst_boundaries)
 END_TEST
 
 /*
+ * Runs of datagrams handed over whole keep their boundaries both ways.
+ * The client sends segmented runs (UDP_SEGMENT, as a GSO sender does),
+ * which flowgate's listening socket reads as one buffer each (UDP_GRO);
+ * the destination is this test, which must get every datagram on its own
+ * and answers with segmented runs of other bytes, read the same way by the
+ * flow's socket.  Sizes: full runs, a shorter last datagram, tiny ones.
+ */
+static const struct {
+	uint16_t	seg;
+	int		count;		/* full-size datagrams */
+	size_t		tail;		/* then one this long, if not 0 */
+} gro_runs[] = {
+	{ 1000, 20, 333 },
+	{ 1200, 40, 0 },
+	{ 64, 50, 1 },
+	{ 9000, 6, 8999 },
+};
+
+static void
+gro_expect(int fd, const unsigned char *want, size_t total, uint16_t seg,
+    struct sockaddr_storage *from, socklen_t *fromlen, const char *what,
+    int run)
+{
+	unsigned char	buf[65536];
+	size_t		off, len;
+	ssize_t		n;
+	struct pollfd	pfd;
+	int		k;
+
+	for (off = 0, k = 0; off < total; off += len, k++) {
+		len = total - off < seg ? total - off : seg;
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		ck_assert_msg(poll(&pfd, 1, INTEG_IO_MS) == 1, "run %d: %s "
+		    "datagram %d never came (%s)", run, what, k,
+		    integ_io_state());
+		*fromlen = sizeof(*from);
+		n = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT,
+		    (struct sockaddr *)from, fromlen);
+		ck_assert_msg(n == (ssize_t)len && memcmp(buf, want + off,
+		    len) == 0, "run %d: %s datagram %d: %zd bytes where %zu "
+		    "were due, or other bytes (a boundary or the order lost)",
+		    run, what, k, n, len);
+	}
+}
+
+START_TEST(test_integ_udp_gro_boundaries)
+{
+	struct sockaddr_storage	 svc, flow, client;
+	socklen_t		 svclen, flowlen, clientlen;
+	unsigned char		*req, *rep;
+	uint64_t		 state = 23;
+	size_t			 total;
+	unsigned char		 extra[16];
+	char			 line[INTEG_LINE_MAX];
+	long long		 pkts = 0, bytes = 0;
+	size_t			 r;
+	int			 cli, dst, whole;
+
+	whole = integ_gro_coalesces();
+	if (!whole)
+		fprintf(stderr, "udp_gro_boundaries: this kernel does not hand "
+		    "segmented runs over whole; boundaries checked all the "
+		    "same\n");
+	dst = integ_udp_socket(AF_INET, 4 << 20);
+	cli = integ_udp_socket(AF_INET, 4 << 20);
+	ck_assert_msg(dst != -1 && cli != -1, "socket: %s", strerror(errno));
+	integ_conf_write(CONF_HEAD("1s")
+	    "  - name: u\n"
+	    "    listen: udp://127.0.0.1:0\n"
+	    "    forward: udp://127.0.0.1:%u\n",
+	    (unsigned)integ_local_port(dst));
+	integ_daemon_start();
+	integ_service_get("u", "udp", &svc, &svclen);
+
+	req = malloc(65536);
+	rep = malloc(65536);
+	ck_assert_ptr_nonnull(req);
+	ck_assert_ptr_nonnull(rep);
+	for (r = 0; r < sizeof(gro_runs) / sizeof(gro_runs[0]); r++) {
+		total = (size_t)gro_runs[r].seg * (size_t)gro_runs[r].count +
+		    gro_runs[r].tail;
+		integ_fill(req, total, &state);
+		integ_fill(rep, total, &state);
+		pkts += gro_runs[r].count + (gro_runs[r].tail > 0);
+		bytes += (long long)total;
+		ck_assert_msg(integ_send_gso(cli, (struct sockaddr *)&svc,
+		    svclen, req, total, gro_runs[r].seg) == 0, "run %zu: "
+		    "segmented send: %s", r, strerror(errno));
+		gro_expect(dst, req, total, gro_runs[r].seg, &flow, &flowlen,
+		    "forwarded", (int)r);
+		ck_assert_msg(integ_send_gso(dst, (struct sockaddr *)&flow,
+		    flowlen, rep, total, gro_runs[r].seg) == 0, "run %zu: "
+		    "segmented reply: %s", r, strerror(errno));
+		gro_expect(cli, rep, total, gro_runs[r].seg, &client,
+		    &clientlen, "reply", (int)r);
+	}
+	ck_assert_msg(integ_recv_wait(dst, extra, sizeof(extra), 200) == -1 &&
+	    integ_recv_wait(cli, extra, sizeof(extra), 200) == -1,
+	    "a datagram more than was sent");
+
+	/* One flow carried it all, every datagram counted once. */
+	integ_daemon_stop_ok(INTEG_STOP_MS);
+	integ_closed_line("u", integ_local_port(cli), line, sizeof(line),
+	    "the client's flow");
+	integ_assert_num(line, "pkts_in", pkts);
+	integ_assert_num(line, "pkts_out", pkts);
+	integ_assert_num(line, "bytes_in", bytes);
+	integ_assert_num(line, "bytes_out", bytes);
+	integ_assert_num(line, "drops", 0);
+	free(req);
+	free(rep);
+	close(cli);
+	close(dst);
+}
+END_TEST
+
+/*
  * 7. SIGHUP adds a service; the unchanged one keeps its port and its live
  * connection.
  */
@@ -1740,6 +1858,8 @@ integ_suite(void)
 	    test_integ_udp_order_and_names);
 	tcase_add_test(integ_tcase(s, "udp_burst_boundaries", 30),
 	    test_integ_udp_burst_boundaries);
+	tcase_add_test(integ_tcase(s, "udp_gro_boundaries", 30),
+	    test_integ_udp_gro_boundaries);
 	tcase_add_test(integ_tcase(s, "sighup_changed_forward_keeps_flows",
 	    20), test_integ_sighup_changed_forward_keeps_flows);
 	tcase_add_test(integ_tcase(s, "sighup_broken_config_keeps_old", 30),

@@ -151,6 +151,9 @@ uint16_t	 integ_addr_port(const struct sockaddr_storage *);
 uint16_t	 integ_local_port(int fd);
 uint16_t	 integ_unused_port(int family);
 int		 integ_udp_socket(int family, int bufsize);
+int		 integ_send_gso(int, const struct sockaddr *, socklen_t,
+		    const void *, size_t, uint16_t seg);
+int		 integ_gro_coalesces(void);
 int		 integ_tcp_connect(const struct sockaddr_storage *, socklen_t,
 		    int timeout_ms);
 int		 integ_send_all(int fd, const void *, size_t, int timeout_ms);

@@ -41,6 +41,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 
 #include <check.h>
 #include <dirent.h>
@@ -1501,6 +1502,115 @@ integ_udp_socket(int family, int bufsize)
 		return (-1);
 	}
 	return (fd);
+}
+
+/*
+ * Send len bytes to `to` as one segmented (UDP_SEGMENT) super-datagram of
+ * seg-byte datagrams, the last possibly shorter: what a GSO sender (another
+ * flowgate, a QUIC stack) hands its kernel.  0, or -1 and errno (EINVAL
+ * or ENOPROTOOPT where the kernel has no UDP segmentation).
+ */
+int
+integ_send_gso(int fd, const struct sockaddr *to, socklen_t tolen,
+    const void *buf, size_t len, uint16_t seg)
+{
+#ifdef UDP_SEGMENT
+	union {
+		char		buf[CMSG_SPACE(sizeof(uint16_t))];
+		struct cmsghdr	align;
+	}		 cm;
+	struct msghdr	 m;
+	struct iovec	 iov;
+	struct cmsghdr	*c;
+	ssize_t		 n;
+
+	iov.iov_base = (void *)(uintptr_t)buf;
+	iov.iov_len = len;
+	memset(&m, 0, sizeof(m));
+	memset(&cm, 0, sizeof(cm));
+	m.msg_name = (void *)(uintptr_t)to;
+	m.msg_namelen = tolen;
+	m.msg_iov = &iov;
+	m.msg_iovlen = 1;
+	m.msg_control = cm.buf;
+	m.msg_controllen = sizeof(cm.buf);
+	c = CMSG_FIRSTHDR(&m);
+	c->cmsg_level = SOL_UDP;
+	c->cmsg_type = UDP_SEGMENT;
+	c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+	memcpy(CMSG_DATA(c), &seg, sizeof(seg));
+	if ((n = sendmsg(fd, &m, 0)) == -1)
+		return (-1);
+	if ((size_t)n != len) {
+		errno = EMSGSIZE;
+		return (-1);
+	}
+	return (0);
+#else
+	(void)fd; (void)to; (void)tolen; (void)buf; (void)len; (void)seg;
+	errno = ENOPROTOOPT;
+	return (-1);
+#endif
+}
+
+/*
+ * Whether this kernel hands a segmented run over whole to a UDP_GRO
+ * socket on loopback, so that a test of flowgate's receive offload really
+ * exercises it: four 100-byte datagrams sent as one must arrive as one
+ * 400-byte read with a UDP_GRO segment size of 100.
+ */
+int
+integ_gro_coalesces(void)
+{
+#if defined(UDP_SEGMENT) && defined(UDP_GRO)
+	union {
+		char		buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr	align;
+	}			 cm;
+	struct sockaddr_storage	 ss;
+	struct msghdr		 m;
+	struct iovec		 iov;
+	struct cmsghdr		*c;
+	struct pollfd		 pfd;
+	socklen_t		 sl;
+	char			 buf[1024];
+	ssize_t			 n;
+	int			 r, s, on = 1, seg = 0, ok = 0;
+
+	r = integ_udp_socket(AF_INET, 0);
+	s = integ_udp_socket(AF_INET, 0);
+	if (r == -1 || s == -1 ||
+	    setsockopt(r, SOL_UDP, UDP_GRO, &on, sizeof(on)) == -1)
+		goto done;
+	integ_addr(AF_INET, integ_local_port(r), &ss, &sl);
+	memset(buf, 'g', sizeof(buf));
+	if (integ_send_gso(s, (struct sockaddr *)&ss, sl, buf, 400, 100) == -1)
+		goto done;
+	iov.iov_base = buf;
+	iov.iov_len = sizeof(buf);
+	memset(&m, 0, sizeof(m));
+	m.msg_iov = &iov;
+	m.msg_iovlen = 1;
+	m.msg_control = cm.buf;
+	m.msg_controllen = sizeof(cm.buf);
+	pfd.fd = r;
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, 1000) != 1 || (n = recvmsg(r, &m, MSG_DONTWAIT)) !=
+	    400)
+		goto done;
+	for (c = CMSG_FIRSTHDR(&m); c != NULL; c = CMSG_NXTHDR(&m, c))
+		if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO)
+			memcpy(&seg, CMSG_DATA(c), sizeof(seg));
+	ok = seg == 100;
+done:
+	if (r != -1)
+		close(r);
+	if (s != -1)
+		close(s);
+	return (ok);
+#else
+	return (0);
+#endif
 }
 
 /* A blocking TCP connection, made within timeout_ms; -1 and errno. */
