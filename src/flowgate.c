@@ -496,12 +496,13 @@ log_stats(void)
 	log_info("stats flows=%llu", (unsigned long long)flowgate->nflows);
 	TAILQ_FOREACH(sc, &flowgate->config->services, entry) {
 		log_info("stats service=%s flows=%llu flows_total=%llu "
-		    "refused=%llu bytes_in=%llu bytes_out=%llu", sc->name,
-		    (unsigned long long)sc->stats->nflows,
+		    "refused=%llu bytes_in=%llu bytes_out=%llu coalesced=%llu",
+		    sc->name, (unsigned long long)sc->stats->nflows,
 		    (unsigned long long)sc->stats->flows_total,
 		    (unsigned long long)sc->stats->flows_refused,
 		    (unsigned long long)sc->stats->bytes_in,
-		    (unsigned long long)sc->stats->bytes_out);
+		    (unsigned long long)sc->stats->bytes_out,
+		    (unsigned long long)sc->stats->coalesced);
 	}
 }
 

@@ -156,6 +156,7 @@ struct service_stats {
 	_Atomic uint64_t flows_refused;
 	_Atomic uint64_t bytes_in;	/* as they pass, live flows too */
 	_Atomic uint64_t bytes_out;
+	_Atomic uint64_t coalesced;	/* datagrams read in runs (udp_gro) */
 	/* Live flows per client IP over all workers, for max_per_source. */
 	pthread_mutex_t	 src_lock;
 	struct src_counts *sources;	/* made on first use */
@@ -302,7 +303,10 @@ struct dgram {
 };
 int		 udp_sendv(int fd, struct sockaddr *, socklen_t,
 		    const struct dgram *, int n, int *nogso);
-/* One recvmmsg(2) into the worker's receive slots (udp_recvv). */
+/*
+ * One recvmmsg(2) into the worker's receive slots (udp_recvv): up to
+ * FG_BATCH messages, each one datagram or a run of them (udp_gro).
+ */
 struct udp_rx {
 	struct mmsghdr		 msgs[FG_BATCH];
 	struct iovec		 iov[FG_BATCH];
@@ -311,13 +315,17 @@ struct udp_rx {
 		char		 buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr	 align;
 	}			 cm[FG_BATCH];	/* UDP_GRO's segment size */
+	size_t			 seg[FG_BATCH];	/* message i's datagram size */
+	int			 ndgrams;	/* datagrams in all of them */
 };
-struct worker;
-int		 udp_recvv(struct worker *, int fd, struct udp_rx *,
+#define FG_RX_BUDGET	(4 * FG_BATCH)	/* datagrams read per wakeup */
+struct service;
+int		 udp_recvv(struct service *, int fd, struct udp_rx *,
 		    int with_from);
-int		 udp_rx_next(struct udp_rx *, int i, size_t *off,
+int		 udp_rx_next(const struct udp_rx *, int i, size_t *off,
 		    struct dgram *);
-size_t		 udp_rx_room(struct udp_rx *, int i, const struct dgram *);
+size_t		 udp_rx_room(const struct udp_rx *, int i,
+		    const struct dgram *);
 void		 udp_gro(int fd);
 
 struct transport_ops {

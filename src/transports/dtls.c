@@ -62,7 +62,6 @@
 #include "proto/stream_header.h"
 
 #define DTLS_MTU	1200	/* pion's; only handshake messages obey it */
-#define DTLS_BATCHES	4	/* recvmmsg calls per wakeup */
 
 /*
  * The records of one dtls_dgram_send() call, in the worker's send buffer:
@@ -804,10 +803,13 @@ dtls_peer_input(struct flow *f, const u_char *buf, size_t len)
 
 /*
  * One datagram from a client: to its session, or to the listener when it
- * has none.  A session's records decrypt in place, from buf on with room
- * up to the end of the slot (cap): OpenSSL has copied the datagram by
- * then, and a record's plaintext is shorter than the record, so it never
- * reaches a later datagram of the same run (udp_gro) not read yet.
+ * has none.  A session's records decrypt in place, from buf on, with room
+ * up to the end of the slot (cap) so that no record is ever cut short.
+ * OpenSSL has copied the datagram by then, and what SSL_read returns is
+ * the plaintext of this datagram's own records (renegotiation is off, and
+ * OpenSSL holds back only handshake records), each shorter than its
+ * record: it never reaches a later datagram of the same run (udp_gro)
+ * that is not read yet.
  */
 static void
 dtls_listen_dgram(struct service *svc, struct dtls_col *col, u_char *buf,
@@ -843,13 +845,13 @@ dtls_listen_cb(evutil_socket_t fd, short what, void *arg)
 	struct dtls_col		 col;
 	struct dgram		 dg;
 	size_t			 off;
-	int			 b, i, n;
+	int			 got, i, n;
 
 	col.f = NULL;
 	col.n = 0;
 	srv->col = &col;
-	for (b = 0; b < DTLS_BATCHES; b++) {
-		n = udp_recvv(svc->worker, fd, &rx, 1);
+	for (got = 0; got < FG_RX_BUDGET; got += rx.ndgrams) {
+		n = udp_recvv(svc, fd, &rx, 1);
 		if (n <= 0) {
 			if (n == -1 && errno != EAGAIN && errno != EINTR)
 				log_warn("service=%s recvmmsg", svc->conf->name);
@@ -857,11 +859,12 @@ dtls_listen_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		for (i = 0; i < n; i++) {
 			/* Each datagram of a run handed over whole (udp_gro). */
-			for (off = 0; udp_rx_next(&rx, i, &off, &dg);)
+			for (off = 0; udp_rx_next(&rx, i, &off, &dg);) {
 				dtls_listen_dgram(svc, &col, dg.buf, dg.len,
 				    udp_rx_room(&rx, i, &dg),
 				    (struct sockaddr *)&rx.from[i],
 				    rx.msgs[i].msg_hdr.msg_namelen);
+			}
 		}
 		/* The slots are reused by the next read. */
 		(void)dtls_col_flush(&col);
@@ -1086,10 +1089,10 @@ dtls_client_read_cb(evutil_socket_t fd, short what, void *arg)
 	struct udp_rx	 rx;
 	struct dgram	 d[FG_BATCH], dg;
 	size_t		 off;
-	int		 b, i, n, nd;
+	int		 got, i, n, nd;
 
-	for (b = 0; b < DTLS_BATCHES; b++) {
-		n = udp_recvv(f->worker, fd, &rx, 0);
+	for (got = 0; got < FG_RX_BUDGET; got += rx.ndgrams) {
+		n = udp_recvv(f->service, fd, &rx, 0);
 		if (n == -1) {
 			if (errno == EAGAIN || errno == EINTR)
 				return;
@@ -1098,11 +1101,13 @@ dtls_client_read_cb(evutil_socket_t fd, short what, void *arg)
 			dtls_client_fail(f, "read");
 			return;
 		}
-		for (i = 0, nd = 0; i < n; i++)
-			for (off = 0; udp_rx_next(&rx, i, &off, &dg);)
+		for (i = 0, nd = 0; i < n; i++) {
+			for (off = 0; udp_rx_next(&rx, i, &off, &dg);) {
 				if (dtls_client_dgram(h, dg.buf, dg.len,
 				    udp_rx_room(&rx, i, &dg), d, &nd) == -1)
 					return;
+			}
+		}
 		if (nd > 0 && flow_dgram_out(f, d, nd) == -1)
 			return;
 		if (n < FG_BATCH)

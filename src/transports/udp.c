@@ -41,7 +41,6 @@
 
 #include "flowgate.h"
 
-#define UDP_BATCHES	4	/* recvmmsg calls per wakeup, for fairness */
 #define UDP_SOCKBUF	(4 * 1024 * 1024)
 
 static int	udp_out_next(struct half *);
@@ -115,35 +114,6 @@ fail:
 }
 
 /*
- * Read up to FG_BATCH messages from fd into the worker's receive slots,
- * each FG_MAX_DGRAM + 1 bytes (so a longer datagram shows as truncated,
- * and the largest run udp_gro can hand over fits), with their sources in
- * rx->from[] when with_from.  recvmmsg's result.
- */
-int
-udp_recvv(struct worker *w, int fd, struct udp_rx *rx, int with_from)
-{
-	struct msghdr	*m;
-	int		 i;
-
-	for (i = 0; i < FG_BATCH; i++) {
-		rx->iov[i].iov_base = w->rbuf + (size_t)i * (FG_MAX_DGRAM + 1);
-		rx->iov[i].iov_len = FG_MAX_DGRAM + 1;
-		m = &rx->msgs[i].msg_hdr;
-		memset(m, 0, sizeof(*m));
-		m->msg_iov = &rx->iov[i];
-		m->msg_iovlen = 1;
-		m->msg_control = rx->cm[i].buf;
-		m->msg_controllen = sizeof(rx->cm[i].buf);
-		if (with_from) {
-			m->msg_name = &rx->from[i];
-			m->msg_namelen = sizeof(rx->from[i]);
-		}
-	}
-	return (recvmmsg(fd, rx->msgs, FG_BATCH, MSG_DONTWAIT, NULL));
-}
-
-/*
  * The size of each datagram in message i: its whole length, or for a run
  * the kernel handed over as one (udp_gro) the segment size; the last
  * segment may be shorter.  0 only for an empty datagram.
@@ -168,9 +138,56 @@ udp_rx_seg(struct udp_rx *rx, int i)
 	return (rx->msgs[i].msg_len);
 }
 
+/*
+ * Read up to FG_BATCH messages from fd into the worker's receive slots,
+ * each FG_MAX_DGRAM + 1 bytes (the largest run udp_gro hands over fits),
+ * with their sources in rx->from[] when with_from; note each message's
+ * datagram size, and count the datagrams that came in runs for the
+ * service.  recvmmsg's result.
+ */
+int
+udp_recvv(struct service *svc, int fd, struct udp_rx *rx, int with_from)
+{
+	struct msghdr	*m;
+	uint64_t	 runs = 0;
+	size_t		 len, k;
+	int		 i, n;
+
+	for (i = 0; i < FG_BATCH; i++) {
+		rx->iov[i].iov_base = svc->worker->rbuf +
+		    (size_t)i * (FG_MAX_DGRAM + 1);
+		rx->iov[i].iov_len = FG_MAX_DGRAM + 1;
+		m = &rx->msgs[i].msg_hdr;
+		memset(m, 0, sizeof(*m));
+		m->msg_iov = &rx->iov[i];
+		m->msg_iovlen = 1;
+		m->msg_control = rx->cm[i].buf;
+		m->msg_controllen = sizeof(rx->cm[i].buf);
+		if (with_from) {
+			m->msg_name = &rx->from[i];
+			m->msg_namelen = sizeof(rx->from[i]);
+		}
+	}
+	rx->ndgrams = 0;
+	if ((n = recvmmsg(fd, rx->msgs, FG_BATCH, MSG_DONTWAIT, NULL)) <= 0)
+		return (n);
+	for (i = 0; i < n; i++) {
+		len = rx->msgs[i].msg_len;
+		rx->seg[i] = udp_rx_seg(rx, i);
+		k = rx->seg[i] < len ? (len + rx->seg[i] - 1) / rx->seg[i] : 1;
+		rx->ndgrams += (int)k;
+		if (k > 1)
+			runs += k;
+	}
+	if (runs > 0)
+		atomic_fetch_add_explicit(&svc->conf->stats->coalesced, runs,
+		    memory_order_relaxed);
+	return (n);
+}
+
 /* The room in message i's slot from datagram d on (decrypting in place). */
 size_t
-udp_rx_room(struct udp_rx *rx, int i, const struct dgram *d)
+udp_rx_room(const struct udp_rx *rx, int i, const struct dgram *d)
 {
 	return (FG_MAX_DGRAM + 1 -
 	    (size_t)(d->buf - (u_char *)rx->iov[i].iov_base));
@@ -179,16 +196,18 @@ udp_rx_room(struct udp_rx *rx, int i, const struct dgram *d)
 /*
  * The datagrams of message i one at a time: *off starts at 0, and each
  * call fills d with the next and returns 1, or returns 0 after the last.
- * An empty datagram is one datagram.
+ * An empty datagram is one datagram.  A message whose control data did
+ * not fit (MSG_CTRUNC: never with the one option asked for) may be a run
+ * whose size was lost, so it is dropped rather than passed on as one.
  */
 int
-udp_rx_next(struct udp_rx *rx, int i, size_t *off, struct dgram *d)
+udp_rx_next(const struct udp_rx *rx, int i, size_t *off, struct dgram *d)
 {
-	size_t	len = rx->msgs[i].msg_len, seg;
+	size_t	len = rx->msgs[i].msg_len, seg = rx->seg[i];
 
-	if (*off > len || (*off == len && len > 0))
+	if (*off > len || (*off == len && len > 0) ||
+	    (rx->msgs[i].msg_hdr.msg_flags & MSG_CTRUNC))
 		return (0);
-	seg = udp_rx_seg(rx, i);
 	d->buf = (u_char *)rx->iov[i].iov_base + *off;
 	d->len = len - *off < seg ? len - *off : seg;
 	*off += d->len > 0 ? d->len : 1;
@@ -220,16 +239,16 @@ static void
 udp_listen_cb(evutil_socket_t fd, short ev, void *arg)
 {
 	struct service		*svc = arg;
-	struct worker		*w = svc->worker;
 	struct udp_rx		 rx;
 	struct dgram		 d[FG_BATCH];
 	struct sockaddr		*sa, *cur;
 	struct flow		*f;
 	size_t			 off;
-	int			 b, i, n, nd;
+	int			 got, i, n, nd;
 
-	for (b = 0; b < UDP_BATCHES; b++) {
-		n = udp_recvv(w, fd, &rx, 1);
+	/* Up to a budget of datagrams per wakeup, for fairness. */
+	for (got = 0; got < FG_RX_BUDGET; got += rx.ndgrams) {
+		n = udp_recvv(svc, fd, &rx, 1);
 		if (n <= 0) {
 			if (n == -1 && errno != EAGAIN && errno != EINTR)
 				log_warn("service=%s recvmmsg", svc->conf->name);
@@ -453,10 +472,10 @@ udp_out_cb(evutil_socket_t fd, short ev, void *arg)
 	struct udp_rx	 rx;
 	struct dgram	 d[FG_BATCH];
 	size_t		 off;
-	int		 b, i, n, nd;
+	int		 got, i, n, nd;
 
-	for (b = 0; b < UDP_BATCHES; b++) {
-		n = udp_recvv(f->worker, fd, &rx, 0);
+	for (got = 0; got < FG_RX_BUDGET; got += rx.ndgrams) {
+		n = udp_recvv(f->service, fd, &rx, 0);
 		if (n == -1) {
 			if (errno == EAGAIN || errno == EINTR)
 				return;

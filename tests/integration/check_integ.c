@@ -666,11 +666,14 @@ END_TEST
 
 /*
  * Runs of datagrams handed over whole keep their boundaries both ways.
- * The client sends segmented runs (UDP_SEGMENT, as a GSO sender does),
- * which flowgate's listening socket reads as one buffer each (UDP_GRO);
- * the destination is this test, which must get every datagram on its own
- * and answers with segmented runs of other bytes, read the same way by the
- * flow's socket.  Sizes: full runs, a shorter last datagram, tiny ones.
+ * Two clients send segmented runs (UDP_SEGMENT, as a GSO sender does),
+ * which flowgate's listening socket reads as one buffer each (UDP_GRO),
+ * interleaved so that one read holds runs of both.  The destination is
+ * this test: it must get every datagram on its own, in order per flow,
+ * and answers each flow with segmented runs of other bytes, which the
+ * flows' sockets read the same way.  Sizes: full runs, a shorter last
+ * datagram, tiny ones; then an empty datagram each way.  The SIGUSR1
+ * counter says how many datagrams came in runs: all of them.
  */
 static const struct {
 	uint16_t	seg;
@@ -683,55 +686,90 @@ static const struct {
 	{ 9000, 6, 8999 },
 };
 
+/* What one source must deliver, in order, to one socket. */
+struct gro_stream {
+	const unsigned char	*want;
+	size_t			 total, off;	/* off: delivered so far */
+	uint16_t		 seg;
+	uint16_t		 port;		/* its source, 0 until known */
+};
+
+/*
+ * Read from fd until every stream is complete.  Each datagram must be the
+ * next one of the stream its source port belongs to; a stream's port is
+ * learnt from its first datagram, told apart by its bytes.
+ */
 static void
-gro_expect(int fd, const unsigned char *want, size_t total, uint16_t seg,
-    struct sockaddr_storage *from, socklen_t *fromlen, const char *what,
+gro_collect(int fd, struct gro_stream *st, int nst, const char *what,
     int run)
 {
-	unsigned char	buf[65536];
-	size_t		off, len;
-	ssize_t		n;
-	struct pollfd	pfd;
-	int		k;
+	unsigned char		 buf[65536];
+	struct sockaddr_storage	 from;
+	struct pollfd		 pfd;
+	socklen_t		 fromlen;
+	uint16_t		 port;
+	size_t			 len;
+	ssize_t			 n;
+	int			 s, left;
 
-	for (off = 0, k = 0; off < total; off += len, k++) {
-		len = total - off < seg ? total - off : seg;
+	for (;;) {
+		for (s = 0, left = 0; s < nst; s++)
+			left |= st[s].off < st[s].total;
+		if (!left)
+			return;
 		pfd.fd = fd;
 		pfd.events = POLLIN;
-		ck_assert_msg(poll(&pfd, 1, INTEG_IO_MS) == 1, "run %d: %s "
-		    "datagram %d never came (%s)", run, what, k,
-		    integ_io_state());
-		*fromlen = sizeof(*from);
+		ck_assert_msg(poll(&pfd, 1, INTEG_IO_MS) == 1, "run %d: %s: "
+		    "a datagram never came (%s)", run, what, integ_io_state());
+		fromlen = sizeof(from);
 		n = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT,
-		    (struct sockaddr *)from, fromlen);
-		ck_assert_msg(n == (ssize_t)len && memcmp(buf, want + off,
-		    len) == 0, "run %d: %s datagram %d: %zd bytes where %zu "
-		    "were due, or other bytes (a boundary or the order lost)",
-		    run, what, k, n, len);
+		    (struct sockaddr *)&from, &fromlen);
+		ck_assert_msg(n >= 0, "run %d: %s: recvfrom: %s", run, what,
+		    strerror(errno));
+		port = integ_addr_port(&from);
+		for (s = 0; s < nst; s++) {
+			if (st[s].off >= st[s].total)
+				continue;
+			len = st[s].total - st[s].off < st[s].seg ?
+			    st[s].total - st[s].off : st[s].seg;
+			if (st[s].port == port || (st[s].port == 0 &&
+			    (size_t)n == len && memcmp(buf, st[s].want +
+			    st[s].off, len) == 0))
+				break;
+		}
+		ck_assert_msg(s < nst, "run %d: %s: %zd bytes from port %u "
+		    "that are the next datagram of no flow (a boundary or "
+		    "the order lost)", run, what, n, (unsigned)port);
+		ck_assert_msg((size_t)n == len && memcmp(buf, st[s].want +
+		    st[s].off, len) == 0, "run %d: %s: at byte %zu of flow "
+		    "%d: %zd bytes where %zu were due, or other bytes (a "
+		    "boundary or the order lost)", run, what, st[s].off, s, n,
+		    len);
+		st[s].port = port;
+		st[s].off += len;
 	}
 }
 
 START_TEST(test_integ_udp_gro_boundaries)
 {
-	struct sockaddr_storage	 svc, flow, client;
-	socklen_t		 svclen, flowlen, clientlen;
-	unsigned char		*req, *rep;
-	uint64_t		 state = 23;
-	size_t			 total;
-	unsigned char		 extra[16];
+	struct sockaddr_storage	 svc, flow;
+	struct gro_stream	 fwd[2], rep[2];
+	socklen_t		 svclen, flowlen;
+	unsigned char		*req[2], *ans[2], none[1], extra[16];
 	char			 line[INTEG_LINE_MAX];
+	uint64_t		 state = 23;
 	long long		 pkts = 0, bytes = 0;
-	size_t			 r;
-	int			 cli, dst, whole;
+	size_t			 r, total, mark;
+	ssize_t			 n;
+	int			 cli[2], dst, c;
 
-	whole = integ_gro_coalesces();
-	if (!whole)
-		fprintf(stderr, "udp_gro_boundaries: this kernel does not hand "
-		    "segmented runs over whole; boundaries checked all the "
-		    "same\n");
+	if (!integ_gro_coalesces()) {
+		fprintf(stderr, "udp_gro_boundaries: skipped, this kernel "
+		    "does not hand segmented runs over whole (UDP_GRO)\n");
+		return;
+	}
 	dst = integ_udp_socket(AF_INET, 4 << 20);
-	cli = integ_udp_socket(AF_INET, 4 << 20);
-	ck_assert_msg(dst != -1 && cli != -1, "socket: %s", strerror(errno));
+	ck_assert_msg(dst != -1, "socket: %s", strerror(errno));
 	integ_conf_write(CONF_HEAD("1s")
 	    "  - name: u\n"
 	    "    listen: udp://127.0.0.1:0\n"
@@ -739,45 +777,85 @@ START_TEST(test_integ_udp_gro_boundaries)
 	    (unsigned)integ_local_port(dst));
 	integ_daemon_start();
 	integ_service_get("u", "udp", &svc, &svclen);
+	for (c = 0; c < 2; c++) {
+		cli[c] = integ_udp_socket(AF_INET, 4 << 20);
+		req[c] = malloc(65536);
+		ans[c] = malloc(65536);
+		ck_assert_msg(cli[c] != -1 && req[c] != NULL && ans[c] != NULL,
+		    "socket: %s", strerror(errno));
+	}
 
-	req = malloc(65536);
-	rep = malloc(65536);
-	ck_assert_ptr_nonnull(req);
-	ck_assert_ptr_nonnull(rep);
 	for (r = 0; r < sizeof(gro_runs) / sizeof(gro_runs[0]); r++) {
 		total = (size_t)gro_runs[r].seg * (size_t)gro_runs[r].count +
 		    gro_runs[r].tail;
-		integ_fill(req, total, &state);
-		integ_fill(rep, total, &state);
+		for (c = 0; c < 2; c++) {
+			integ_fill(req[c], total, &state);
+			integ_fill(ans[c], total, &state);
+			fwd[c].want = req[c];
+			rep[c].want = ans[c];
+			fwd[c].total = rep[c].total = total;
+			fwd[c].seg = rep[c].seg = gro_runs[r].seg;
+			fwd[c].off = rep[c].off = 0;
+			fwd[c].port = rep[c].port = 0;
+		}
 		pkts += gro_runs[r].count + (gro_runs[r].tail > 0);
 		bytes += (long long)total;
-		ck_assert_msg(integ_send_gso(cli, (struct sockaddr *)&svc,
-		    svclen, req, total, gro_runs[r].seg) == 0, "run %zu: "
-		    "segmented send: %s", r, strerror(errno));
-		gro_expect(dst, req, total, gro_runs[r].seg, &flow, &flowlen,
-		    "forwarded", (int)r);
-		ck_assert_msg(integ_send_gso(dst, (struct sockaddr *)&flow,
-		    flowlen, rep, total, gro_runs[r].seg) == 0, "run %zu: "
-		    "segmented reply: %s", r, strerror(errno));
-		gro_expect(cli, rep, total, gro_runs[r].seg, &client,
-		    &clientlen, "reply", (int)r);
+		/* Both clients' runs before flowgate reads any. */
+		for (c = 0; c < 2; c++)
+			ck_assert_msg(integ_send_gso(cli[c],
+			    (struct sockaddr *)&svc, svclen, req[c], total,
+			    gro_runs[r].seg) == 0, "run %zu: segmented send: "
+			    "%s", r, strerror(errno));
+		gro_collect(dst, fwd, 2, "forwarded", (int)r);
+		for (c = 0; c < 2; c++) {
+			integ_addr(AF_INET, fwd[c].port, &flow, &flowlen);
+			ck_assert_msg(integ_send_gso(dst,
+			    (struct sockaddr *)&flow, flowlen, ans[c], total,
+			    gro_runs[r].seg) == 0, "run %zu: segmented reply: "
+			    "%s", r, strerror(errno));
+		}
+		for (c = 0; c < 2; c++)
+			gro_collect(cli[c], &rep[c], 1, "reply", (int)r);
 	}
+
+	/* An empty datagram is one datagram, each way. */
+	ck_assert_int_eq(sendto(cli[0], none, 0, 0, (struct sockaddr *)&svc,
+	    svclen), 0);
+	n = integ_recv_wait(dst, extra, sizeof(extra), INTEG_IO_MS);
+	ck_assert_msg(n == 0, "the empty datagram arrived as %zd bytes (%s)",
+	    n, n == -1 ? integ_io_state() : "");
+	integ_addr(AF_INET, fwd[0].port, &flow, &flowlen);
+	ck_assert_int_eq(sendto(dst, none, 0, 0, (struct sockaddr *)&flow,
+	    flowlen), 0);
+	n = integ_recv_wait(cli[0], extra, sizeof(extra), INTEG_IO_MS);
+	ck_assert_msg(n == 0, "the empty reply arrived as %zd bytes (%s)", n,
+	    n == -1 ? integ_io_state() : "");
 	ck_assert_msg(integ_recv_wait(dst, extra, sizeof(extra), 200) == -1 &&
-	    integ_recv_wait(cli, extra, sizeof(extra), 200) == -1,
+	    integ_recv_wait(cli[0], extra, sizeof(extra), 200) == -1 &&
+	    integ_recv_wait(cli[1], extra, sizeof(extra), 200) == -1,
 	    "a datagram more than was sent");
 
-	/* One flow carried it all, every datagram counted once. */
+	/* Every datagram of every run came in a run, both ways. */
+	mark = integ_log_mark();
+	integ_daemon_signal(SIGUSR1);
+	ck_assert_msg(integ_log_wait(mark, "info stats service=u ",
+	    INTEG_LOG_MS, line, sizeof(line)) == 0, "no stats line");
+	integ_assert_num(line, "coalesced", 4 * pkts);
+
+	/* Each flow carried its client's, every datagram counted once. */
 	integ_daemon_stop_ok(INTEG_STOP_MS);
-	integ_closed_line("u", integ_local_port(cli), line, sizeof(line),
-	    "the client's flow");
-	integ_assert_num(line, "pkts_in", pkts);
-	integ_assert_num(line, "pkts_out", pkts);
-	integ_assert_num(line, "bytes_in", bytes);
-	integ_assert_num(line, "bytes_out", bytes);
-	integ_assert_num(line, "drops", 0);
-	free(req);
-	free(rep);
-	close(cli);
+	for (c = 0; c < 2; c++) {
+		integ_closed_line("u", integ_local_port(cli[c]), line,
+		    sizeof(line), "a client's flow");
+		integ_assert_num(line, "pkts_in", pkts + (c == 0));
+		integ_assert_num(line, "pkts_out", pkts + (c == 0));
+		integ_assert_num(line, "bytes_in", bytes);
+		integ_assert_num(line, "bytes_out", bytes);
+		integ_assert_num(line, "drops", 0);
+		close(cli[c]);
+		free(req[c]);
+		free(ans[c]);
+	}
 	close(dst);
 }
 END_TEST

@@ -1547,7 +1547,12 @@ integ_send_gso(int fd, const struct sockaddr *to, socklen_t tolen,
 	}
 	return (0);
 #else
-	(void)fd; (void)to; (void)tolen; (void)buf; (void)len; (void)seg;
+	(void)fd;
+	(void)to;
+	(void)tolen;
+	(void)buf;
+	(void)len;
+	(void)seg;
 	errno = ENOPROTOOPT;
 	return (-1);
 #endif
