@@ -84,6 +84,7 @@ struct stats {
 	long long	flows;
 	long long	total;
 	long long	refused;
+	long long	coalesced;	/* datagrams read in runs (UDP_GRO) */
 };
 
 static void
@@ -102,6 +103,7 @@ stats_get(const char *service, struct stats *st)
 	st->flows = integ_field_num(line, "flows");
 	st->total = integ_field_num(line, "flows_total");
 	st->refused = integ_field_num(line, "refused");
+	st->coalesced = integ_field_num(line, "coalesced");
 }
 
 static void
@@ -796,25 +798,11 @@ END_TEST
 #define GRO_BURST	48
 static const size_t gro_sizes[] = { 1000, 1200, 200, 1000, 8000, 1 };
 
-/* The coalesced= counter of the current daemon's service. */
-static long long
-coalesced(const char *service)
-{
-	char	re[INTEG_RE_MAX], line[INTEG_LINE_MAX];
-	size_t	mark;
-
-	mark = integ_log_mark();
-	integ_daemon_signal(SIGUSR1);
-	snprintf(re, sizeof(re), "info stats service=%s ", service);
-	ck_assert_msg(integ_log_wait(mark, re, INTEG_LOG_MS, line,
-	    sizeof(line)) == 0, "no stats line for service %s", service);
-	return (integ_field_num(line, "coalesced"));
-}
-
 START_TEST(test_dtls_pair_gro_bursts)
 {
 	struct integ_echo	*echo;
 	struct sockaddr_storage	 ss;
+	struct stats		 st;
 	socklen_t		 sslen;
 	unsigned char		*burst, *got;
 	char			 svcs[2048] = "", line[INTEG_LINE_MAX];
@@ -881,13 +869,14 @@ START_TEST(test_dtls_pair_gro_bursts)
 	 * The client read at least the segmented bursts in runs, and the
 	 * server the records of at least one burst.
 	 */
-	n = coalesced("agent");
-	ck_assert_msg(n > 0, "the server read no records in runs");
+	stats_get("agent", &st);
+	ck_assert_msg(st.coalesced > 0, "the server read no records in runs");
 	integ_cli_swap();
-	n = coalesced("cli");
+	stats_get("cli", &st);
 	integ_cli_swap();
-	ck_assert_msg(n >= segmented, "the client read %zd datagrams in "
-	    "runs, fewer than the %lld of its segmented bursts", n, segmented);
+	ck_assert_msg(st.coalesced >= segmented, "the client read %lld "
+	    "datagrams in runs, fewer than the %lld of its segmented bursts",
+	    st.coalesced, segmented);
 
 	/* One session carried them all, each datagram counted once. */
 	integ_cli_stop_ok(INTEG_STOP_MS);
