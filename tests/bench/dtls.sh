@@ -298,6 +298,7 @@ measure() {
 		c0=$(group_ticks "$CLI_PID")
 		s0=$(group_ticks "$SRV_PID")
 	fi
+	steal_mark
 	# shellcheck disable=SC2086
 	out=$(timeout $((DURATION + 15)) "$FG_BENCH" udp -t "$TARGET" \
 	    -d "$DURATION" ${SCEN_ARGS[$s]} 2>>"$TMP/gen.log")

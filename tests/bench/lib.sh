@@ -385,12 +385,30 @@ start_failed() {
 	[ "$WHY" = failed ] && FAILED=1
 }
 
+# steal_mark: remember how much CPU time the hypervisor has taken so far
+# (the steal column of /proc/stat), so that result_line can say how much
+# of the next run's it took: on a shared virtual machine that, more than
+# anything flowgate does, moves a run's figures.
+steal_mark() {
+	STEAL0=$(awk '/^cpu / { print $9, $2+$3+$4+$5+$6+$7+$8+$9 }' \
+	    /proc/stat 2>/dev/null)
+}
+
+# steal_pct: the share of all CPU time stolen since steal_mark, in percent.
+steal_pct() {
+	awk -v a="$STEAL0" '/^cpu / { split(a, x, " ");
+	    t = $2+$3+$4+$5+$6+$7+$8+$9 - x[2];
+	    printf "%.0f", (t > 0 ? 100 * ($9 - x[1]) / t : 0) }' /proc/stat
+}
+
 # result_line KEY LABEL PROTO OUT RC: the generator's result line from its
-# output OUT (exit status RC), left in RESULT and shown under LABEL;
-# returns 1, marking KEY failed, if there is none.
+# output OUT (exit status RC), left in RESULT and shown under LABEL with
+# the CPU time the hypervisor stole meanwhile (steal_mark before the
+# run); returns 1, marking KEY failed, if there is none.
 result_line() {
 	RESULT=$(echo "$4" | grep "^$3 " | tail -n 1)
-	echo "  $2: ${RESULT:-no result (exit $5)}"
+	echo "  $2: ${RESULT:-no result (exit $5)}${STEAL0:+ (host steal $(steal_pct)%)}"
+	STEAL0=
 	if [ -z "$RESULT" ]; then
 		NOTE[$1]=failed
 		FAILED=1

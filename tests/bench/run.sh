@@ -175,6 +175,7 @@ measure() {
 		start_failed "$key"
 		return
 	fi
+	steal_mark
 	# shellcheck disable=SC2086
 	out=$(timeout $((DURATION + 15)) "$FG_BENCH" "$proto" -t "$TARGET" \
 	    -d "$DURATION" ${SCEN_ARGS[$s]} 2>>"$TMP/gen.log")

@@ -343,6 +343,7 @@ measure_tcp() {
 		c0=$(cpu_ticks "$CLI_PID")
 		s0=$(cpu_ticks "$SRV_PID")
 	fi
+	steal_mark
 	# shellcheck disable=SC2086
 	out=$(timeout $((DURATION + 15)) "$FG_BENCH" tcp -t "$TARGET" \
 	    -d "$DURATION" ${SCEN_ARGS[$s]} 2>>"$TMP/gen.log")
