@@ -2182,10 +2182,12 @@ END_TEST
 
 /*
  * 11. Memory after a burst: BURST_N DTLS sessions through a flowgate pair,
- * then idle expiry (the sessions that expire during the burst only lower
- * the peak measured).  Each daemon's RSS must fall back to within a third
- * of what the sessions added (glibc keeps freed memory unless it is
- * trimmed).  Not under ASan, whose quarantine holds freed memory.
+ * then idle expiry.  The idle timeout outlasts the burst even on a loaded
+ * machine, so the peak is measured with every session alive.  Each
+ * daemon's RSS must fall back to within half of what the sessions added
+ * (glibc keeps freed memory unless it is trimmed: without the trim it
+ * stays at the peak; with it about a quarter stays, OpenSSL's and the
+ * allocator's).  Not under ASan, whose quarantine holds freed memory.
  */
 #define BURST_N		300
 #if defined(__SANITIZE_ADDRESS__)
@@ -2198,6 +2200,9 @@ END_TEST
 #ifndef BURST_RSS
 #define BURST_RSS	1
 #endif
+
+#define BURST_IDLE	"8s"
+#define BURST_IDLE_MS	8000
 
 START_TEST(test_dtls_memory_after_burst)
 {
@@ -2216,9 +2221,9 @@ START_TEST(test_dtls_memory_after_burst)
 	}
 	echo = integ_echo_start(INTEG_ECHO_UDP, AF_INET);
 	integ_pki_make(&pa, "a");
-	sport = srv_start(&pa, 1, "    idle_timeout: 3s\n");
+	sport = srv_start(&pa, 1, "    idle_timeout: " BURST_IDLE "\n");
 	cli_svc(svcs, sizeof(svcs), "cli", sport, integ_echo_port(echo),
-	    "    idle_timeout: 3s\n");
+	    "    idle_timeout: " BURST_IDLE "\n");
 	integ_cli_start(CONF_HEAD_FMT "%s", 1, svcs);
 	cport = integ_cli_port("cli", "udp");
 	s0 = integ_rss_kb(integ.pid);
@@ -2233,9 +2238,13 @@ START_TEST(test_dtls_memory_after_burst)
 	c1 = integ_rss_kb(integ_cli.pid);
 	for (i = 0; i < BURST_N; i++)
 		close(fds[i]);
-	/* Idle expiry (3 s) of every session, then a trim within a tick. */
+	integ_cli_swap();
+	ck_assert_msg(integ_log_count(0, "flow closed service=cli ") == 0,
+	    "a session expired during the burst: the peak is not one");
+	integ_cli_swap();
+	/* Idle expiry of every session, then a trim within a tick. */
 	ck_assert_int_eq(integ_cli_log_wait_count("flow closed service=cli ",
-	    BURST_N, 3000 + INTEG_IO_MS), BURST_N);
+	    BURST_N, BURST_IDLE_MS + INTEG_IO_MS), BURST_N);
 	ck_assert_int_eq(integ_log_wait_count(0, "flow closed service=agent ",
 	    BURST_N, INTEG_LOG_MS), BURST_N);
 	deadline = integ_now_ms() + 3000;
@@ -2243,7 +2252,7 @@ START_TEST(test_dtls_memory_after_burst)
 		integ_sleep_ms(250);
 		s2 = integ_rss_kb(integ.pid);
 		c2 = integ_rss_kb(integ_cli.pid);
-	} while ((s2 - s0 > (s1 - s0) / 3 || c2 - c0 > (c1 - c0) / 3) &&
+	} while ((s2 - s0 > (s1 - s0) / 2 || c2 - c0 > (c1 - c0) / 2) &&
 	    integ_now_ms() < deadline);
 	fprintf(stderr, "dtls: %d sessions: agent VmRSS %lld -> %lld -> %lld "
 	    "KiB, client %lld -> %lld -> %lld KiB\n", BURST_N, s0, s1, s2, c0,
@@ -2251,9 +2260,9 @@ START_TEST(test_dtls_memory_after_burst)
 	ck_assert_msg(s1 - s0 > BURST_N * 20 && c1 - c0 > BURST_N * 20,
 	    "%d sessions added only %lld / %lld KiB", BURST_N, s1 - s0,
 	    c1 - c0);
-	ck_assert_msg(s2 - s0 <= (s1 - s0) / 3, "the agent kept %lld of the "
+	ck_assert_msg(s2 - s0 <= (s1 - s0) / 2, "the agent kept %lld of the "
 	    "%lld KiB its sessions took", s2 - s0, s1 - s0);
-	ck_assert_msg(c2 - c0 <= (c1 - c0) / 3, "the client kept %lld of the "
+	ck_assert_msg(c2 - c0 <= (c1 - c0) / 2, "the client kept %lld of the "
 	    "%lld KiB its sessions took", c2 - c0, c1 - c0);
 	cli_stats("cli", 0, BURST_N, "after the expiry");
 	integ_cli_stop_ok(INTEG_STOP_MS);
@@ -2287,7 +2296,7 @@ dtls_suite(void)
 	tcase_add_test(integ_tcase(s, "max_datagram", 30),
 	    test_dtls_max_datagram);
 	tcase_add_test(integ_tcase(s, "limits", 30), test_dtls_limits);
-	tcase_add_test(integ_tcase(s, "memory_after_burst", 30),
+	tcase_add_test(integ_tcase(s, "memory_after_burst", 45),
 	    test_dtls_memory_after_burst);
 	tcase_add_test(integ_tcase(s, "denied_numeric", 20),
 	    test_dtls_denied_numeric);
