@@ -167,6 +167,25 @@ cli_svc(char *buf, size_t size, const char *name, uint16_t srvport,
 	    extra, pa.cli_crt, pa.cli_key, pa.ca);
 }
 
+/*
+ * A pair under test: an agent on CA pa with "workers" workers and the
+ * extra service lines, and a client daemon whose service "cli" tunnels
+ * UDP to it for the destination echoport, with the same extra lines.
+ * The agent's port in *sport; returns the client's UDP port.
+ */
+static uint16_t
+pair_start(int workers, const char *extra, uint16_t echoport,
+    uint16_t *sport)
+{
+	char	svcs[2048] = "";
+
+	integ_pki_make(&pa, "a");
+	*sport = srv_start(&pa, workers, extra);
+	cli_svc(svcs, sizeof(svcs), "cli", *sport, echoport, extra);
+	integ_cli_start(CONF_HEAD_FMT "%s", workers, svcs);
+	return (integ_cli_port("cli", "udp"));
+}
+
 /* assert_stats on the client daemon (integ_cli). */
 static void
 cli_stats(const char *service, long long flows, long long total,
@@ -642,15 +661,23 @@ ch_capture(uint8_t *buf, size_t size)
 #define PAIR_WIN	8
 #define PAIR_MS		40000
 #define PAIR_STALL_MS	5000
-#define PAIR_PFX	18	/* "src=NN seq=NNNN " */
+#define PAIR_PFX	18	/* "src=NN seq=NNNN   " */
 
+/*
+ * Datagram seq of source src: the prefix, padded with spaces so that every
+ * byte is set (the two bytes after a 16-byte prefix used to be whatever
+ * the caller's buffer held, and the sender's and checker's differed with
+ * the stack layout), then bytes that follow from src and seq.
+ */
 static size_t
 pair_msg(unsigned char *buf, unsigned src, unsigned seq)
 {
 	uint64_t	st = ((uint64_t)src << 32 | seq) + 1;
 	size_t		len = 24 + (src * 131 + seq * 17) % 400;
+	char		pfx[PAIR_PFX + 1];
 
-	snprintf((char *)buf, PAIR_PFX + 1, "src=%02u seq=%04u ", src, seq);
+	snprintf(pfx, sizeof(pfx), "src=%02u seq=%04u   ", src, seq);
+	memcpy(buf, pfx, PAIR_PFX);
 	integ_fill(buf + PAIR_PFX, len - PAIR_PFX, &st);
 	return (len);
 }
@@ -663,7 +690,7 @@ START_TEST(test_dtls_pair_10000)
 	unsigned char		 got[PAIR_SRC][PAIR_N];
 	unsigned		 sent[PAIR_SRC], recvd[PAIR_SRC], src, seq;
 	unsigned long long	 bytes[PAIR_SRC], total = 0;
-	char			 svcs[2048] = "", re[INTEG_RE_MAX];
+	char			 re[INTEG_RE_MAX];
 	char			 line[INTEG_LINE_MAX], pfx[PAIR_PFX + 1];
 	uint64_t		 t0, deadline, progress;
 	uint16_t		 sport, cport, lport[PAIR_SRC];
@@ -673,11 +700,7 @@ START_TEST(test_dtls_pair_10000)
 	int			 fd[PAIR_SRC], i, j;
 
 	echo = integ_echo_start(INTEG_ECHO_UDP, AF_INET);
-	integ_pki_make(&pa, "a");
-	sport = srv_start(&pa, 2, "");
-	cli_svc(svcs, sizeof(svcs), "cli", sport, integ_echo_port(echo), "");
-	integ_cli_start(CONF_HEAD_FMT "%s", 2, svcs);
-	cport = integ_cli_port("cli", "udp");
+	cport = pair_start(2, "", integ_echo_port(echo), &sport);
 
 	memset(got, 0, sizeof(got));
 	for (i = 0; i < PAIR_SRC; i++) {
@@ -805,7 +828,7 @@ START_TEST(test_dtls_pair_gro_bursts)
 	struct stats		 st;
 	socklen_t		 sslen;
 	unsigned char		*burst, *got;
-	char			 svcs[2048] = "", line[INTEG_LINE_MAX];
+	char			 line[INTEG_LINE_MAX];
 	uint64_t		 state = 5;
 	uint16_t		 sport, cport;
 	long long		 pkts = 1, bytes = 100, segmented = 0;
@@ -819,11 +842,7 @@ START_TEST(test_dtls_pair_gro_bursts)
 		return;
 	}
 	echo = integ_echo_start(INTEG_ECHO_UDP, AF_INET);
-	integ_pki_make(&pa, "a");
-	sport = srv_start(&pa, 1, "");
-	cli_svc(svcs, sizeof(svcs), "cli", sport, integ_echo_port(echo), "");
-	integ_cli_start(CONF_HEAD_FMT "%s", 1, svcs);
-	cport = integ_cli_port("cli", "udp");
+	cport = pair_start(1, "", integ_echo_port(echo), &sport);
 	integ_addr(AF_INET, cport, &ss, &sslen);
 
 	burst = malloc(65536);
@@ -1978,16 +1997,11 @@ START_TEST(test_dtls_client_empty_datagram)
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen;
 	unsigned char		 got[DGRAM_MAX];
-	char			 svcs[2048] = "";
 	uint16_t		 sport, cport, lport;
 	int			 ufd, fd, one = 1, i;
 
 	echo = integ_echo_start(INTEG_ECHO_UDP, AF_INET);
-	integ_pki_make(&pa, "a");
-	sport = srv_start(&pa, 1, "");
-	cli_svc(svcs, sizeof(svcs), "cli", sport, integ_echo_port(echo), "");
-	integ_cli_start(CONF_HEAD_FMT "%s", 1, svcs);
-	cport = integ_cli_port("cli", "udp");
+	cport = pair_start(1, "", integ_echo_port(echo), &sport);
 	ufd = udp_sock();
 	udp_echo_ok(ufd, cport, (const unsigned char *)"before", 6, got,
 	    "before the empty datagram");
@@ -2208,7 +2222,7 @@ START_TEST(test_dtls_memory_after_burst)
 {
 	struct integ_echo	*echo;
 	unsigned char		 got[DGRAM_MAX];
-	char			 svcs[2048] = "", msg[64];
+	char			 msg[64];
 	long long		 s0, c0, s1, c1, s2, c2;
 	uint64_t		 deadline;
 	uint16_t		 sport, cport;
@@ -2220,12 +2234,8 @@ START_TEST(test_dtls_memory_after_burst)
 		return;
 	}
 	echo = integ_echo_start(INTEG_ECHO_UDP, AF_INET);
-	integ_pki_make(&pa, "a");
-	sport = srv_start(&pa, 1, "    idle_timeout: " BURST_IDLE "\n");
-	cli_svc(svcs, sizeof(svcs), "cli", sport, integ_echo_port(echo),
-	    "    idle_timeout: " BURST_IDLE "\n");
-	integ_cli_start(CONF_HEAD_FMT "%s", 1, svcs);
-	cport = integ_cli_port("cli", "udp");
+	cport = pair_start(1, "    idle_timeout: " BURST_IDLE "\n",
+	    integ_echo_port(echo), &sport);
 	s0 = integ_rss_kb(integ.pid);
 	c0 = integ_rss_kb(integ_cli.pid);
 	for (i = 0; i < BURST_N; i++) {
