@@ -128,6 +128,10 @@ struct udp_hdr {
 struct bench_conf {
 	struct sockaddr_in	 addr;		/* -l or -t */
 	int			 have_addr;
+	struct sockaddr_in	 listen;	/* -l (relay-udp) */
+	int			 have_listen;
+	struct sockaddr_in	 to;		/* -t (relay-udp) */
+	int			 have_to;
 	const char		*portfile;	/* -p */
 	int			 threads;	/* -T */
 	int			 flows;		/* -f, or -c for tcp */
@@ -171,6 +175,7 @@ static int		cmd_udp(int, char **);
 static int		cmd_tcp(int, char **);
 static int		cmd_freeport(int, char **);
 static int		cmd_probe(int, char **);
+static int		cmd_relay(int, char **);
 
 static __dead void
 usage(void)
@@ -187,7 +192,9 @@ usage(void)
 	    "[-s block]\n"
 	    "           [-w inflight_bytes] [-m echo|up|down] [-T threads]\n"
 	    "       fg-bench freeport [-n count]\n"
-	    "       fg-bench probe udp|tcp -t addr:port [-o timeout_ms]\n");
+	    "       fg-bench probe udp|tcp -t addr:port [-o timeout_ms]\n"
+	    "       fg-bench relay-udp -l addr:port -t addr:port [-p portfile] "
+	    "[-m poll|spin]\n");
 	exit(2);
 }
 
@@ -264,6 +271,13 @@ parse_opts(int argc, char **argv, const char *allowed)
 		case 't':
 			parse_addr(optarg, &bc.addr);
 			bc.have_addr = 1;
+			if (ch == 'l') {
+				bc.listen = bc.addr;
+				bc.have_listen = 1;
+			} else {
+				bc.to = bc.addr;
+				bc.have_to = 1;
+			}
 			break;
 		case 'm':
 			bc.mode = optarg;
@@ -1843,6 +1857,137 @@ cmd_probe(int argc, char **argv)
 	return (1);
 }
 
+/* ------------------------------------------------------------------------
+ * The floor of a UDP relay for one client (relay-udp): what any user-space
+ * forwarder costs on this machine when it does nothing but move datagrams.
+ * One thread, a listening socket and a socket connected to -t; datagrams
+ * from the client go to -t, replies go to the last client address seen.
+ * No flow table, no counters, no timers, no checks: a baseline to compare
+ * a real forwarder with, not a forwarder.  -m poll sleeps in epoll_wait as
+ * an event loop does; -m spin never sleeps (a busy-polling forwarder, one
+ * core gone).
+ */
+
+/* The relay's buffers, allocated once. */
+struct relay {
+	struct sockaddr_in	 client;	/* last source seen; 0: none */
+	struct sockaddr_in	*from;
+	struct mmsghdr		*msgs;
+	struct iovec		*iov;
+	u_char			*bufs;
+};
+
+/*
+ * Read a batch from fd and send it out of out: from the client to the
+ * socket's peer, or from the peer to the client.  Returns the batch size.
+ */
+static int
+relay_move(struct relay *r, int fd, int out, int from_client)
+{
+	int	i, n, k;
+
+	for (i = 0; i < BATCH; i++) {
+		r->iov[i].iov_base = r->bufs + (size_t)i * DGRAM_MAX;
+		r->iov[i].iov_len = DGRAM_MAX;
+		memset(&r->msgs[i].msg_hdr, 0, sizeof(r->msgs[i].msg_hdr));
+		r->msgs[i].msg_hdr.msg_iov = &r->iov[i];
+		r->msgs[i].msg_hdr.msg_iovlen = 1;
+		r->msgs[i].msg_hdr.msg_name = &r->from[i];
+		r->msgs[i].msg_hdr.msg_namelen = sizeof(r->from[i]);
+	}
+	n = recvmmsg(fd, r->msgs, BATCH, MSG_DONTWAIT, NULL);
+	if (n <= 0)
+		return (0);
+	if (from_client)
+		r->client = r->from[n - 1];
+	else if (r->client.sin_family != AF_INET)
+		return (n);		/* no client yet: nowhere to go */
+	for (i = 0; i < n; i++) {
+		r->iov[i].iov_len = r->msgs[i].msg_len;
+		r->msgs[i].msg_hdr.msg_name = from_client ? NULL : &r->client;
+		r->msgs[i].msg_hdr.msg_namelen = from_client ? 0 :
+		    sizeof(r->client);
+	}
+	for (i = 0; i < n; i += k)
+		if ((k = sendmmsg(out, r->msgs + i, (u_int)(n - i), 0)) <= 0)
+			k = 1;		/* a refused one is dropped */
+	return (n);
+}
+
+static int
+cmd_relay(int argc, char **argv)
+{
+	struct epoll_event	 ev[2];
+	struct sockaddr_in	 sin;
+	struct relay		 r;
+	socklen_t		 slen;
+	int			 lfd, ofd, epfd, spin = 0, i, n;
+
+	parse_opts(argc, argv, "ltpm");
+	if (!bc.have_listen || !bc.have_to)
+		usage();
+	if (bc.mode != NULL && strcmp(bc.mode, "spin") == 0)
+		spin = 1;
+	else if (bc.mode != NULL && strcmp(bc.mode, "poll") != 0)
+		usage();
+	signals_server();
+	bc.addr = bc.listen;
+	lfd = server_socket(SOCK_DGRAM, ntohs(bc.listen.sin_port), 0);
+	if ((ofd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
+		err(1, "socket");
+	set_bufs(ofd, SOCKBUF);
+	if (connect(ofd, (struct sockaddr *)&bc.to, sizeof(bc.to)) == -1)
+		err(1, "connect");
+	set_nonblock(lfd);
+	set_nonblock(ofd);
+	slen = sizeof(sin);
+	if (getsockname(lfd, (struct sockaddr *)&sin, &slen) == -1)
+		err(1, "getsockname");
+	if (bc.portfile != NULL)
+		write_portfile(bc.portfile, ntohs(sin.sin_port));
+	fprintf(stderr, "fg-bench: relay-udp %s:%u -> ",
+	    inet_ntoa(sin.sin_addr), ntohs(sin.sin_port));
+	fprintf(stderr, "%s:%u (%s)\n", inet_ntoa(bc.to.sin_addr),
+	    ntohs(bc.to.sin_port), spin ? "spin" : "poll");
+	memset(&r, 0, sizeof(r));
+	r.from = calloc(BATCH, sizeof(*r.from));
+	r.msgs = calloc(BATCH, sizeof(*r.msgs));
+	r.iov = calloc(BATCH, sizeof(*r.iov));
+	r.bufs = malloc((size_t)BATCH * DGRAM_MAX);
+	if (r.from == NULL || r.msgs == NULL || r.iov == NULL ||
+	    r.bufs == NULL)
+		err(1, "relay buffers");
+	if ((epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		err(1, "epoll_create1");
+	ev[0].events = ev[1].events = EPOLLIN;
+	ev[0].data.fd = lfd;
+	ev[1].data.fd = ofd;
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &ev[0]) == -1 ||
+	    epoll_ctl(epfd, EPOLL_CTL_ADD, ofd, &ev[1]) == -1)
+		err(1, "epoll_ctl");
+	for (;;) {
+		if (spin) {
+			(void)relay_move(&r, lfd, ofd, 1);
+			(void)relay_move(&r, ofd, lfd, 0);
+			continue;
+		}
+		if ((n = epoll_wait(epfd, ev, 2, -1)) == -1) {
+			if (errno == EINTR)
+				continue;
+			err(1, "epoll_wait");
+		}
+		for (i = 0; i < n; i++) {
+			if (ev[i].data.fd == lfd)
+				while (relay_move(&r, lfd, ofd, 1) == BATCH)
+					;
+			else
+				while (relay_move(&r, ofd, lfd, 0) == BATCH)
+					;
+		}
+	}
+	return (0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1864,5 +2009,7 @@ main(int argc, char **argv)
 		return (cmd_freeport(argc - 1, argv + 1));
 	if (strcmp(cmd, "probe") == 0)
 		return (cmd_probe(argc - 1, argv + 1));
+	if (strcmp(cmd, "relay-udp") == 0)
+		return (cmd_relay(argc - 1, argv + 1));
 	usage();
 }
