@@ -72,50 +72,12 @@ services:
     forward: udp://127.0.0.1:$ECHO_UDP
 EOF2
 
-PROXY_PID=""
-proxy_start() {
-	local col=$1
-
-	PROXY_PID=""
-	WHY=""
-	case "$col" in
-	direct)
-		TARGET=127.0.0.1:$ECHO_UDP
-		return 0
-		;;
-	socat)
-		if [ "$HAVE_SOCAT" = 0 ]; then
-			WHY=skipped
-			return 1
-		fi
-		TARGET=127.0.0.1:$SOCAT_PORT
-		start_bg socat socat "UDP-LISTEN:$SOCAT_PORT,fork,reuseaddr" \
-		    "UDP:127.0.0.1:$ECHO_UDP"
-		;;
-	relay|relay-spin)
-		TARGET=127.0.0.1:$RELAY_PORT
-		start_bg "$col" "$FG_BENCH" relay-udp -l "$TARGET" \
-		    -t "127.0.0.1:$ECHO_UDP" \
-		    -m "$([ "$col" = relay ] && echo poll || echo spin)"
-		;;
-	flowgate)
-		if [ "$HAVE_FG" = 0 ]; then
-			WHY=skipped
-			return 1
-		fi
-		TARGET=127.0.0.1:$FG_PORT
-		# shellcheck disable=SC2086
-		start_bg flowgate "$FLOWGATE" run -c "$CONF" ${FLOWGATE_ARGS:-}
-		;;
-	esac
-	PROXY_PID=$BG_PID
-	probe_path udp "$TARGET" "$PROXY_PID" && return 0
-	WHY=failed
-	echo "$col: no udp echo through $TARGET in 5 s; its log:" >&2
-	tail -n 20 "$TMP/$col.log" | sed 's/^/  /' >&2
-	stop_group "$PROXY_PID"
-	PROXY_PID=""
-	return 1
+# proxy_extra COLUMN: the relay columns, for proxy_start in lib.sh.
+proxy_extra() {
+	TARGET=127.0.0.1:$RELAY_PORT
+	start_bg "$1" "$FG_BENCH" relay-udp -l "$TARGET" \
+	    -t "127.0.0.1:$ECHO_UDP" \
+	    -m "$([ "$1" = relay ] && echo poll || echo spin)"
 }
 
 SCEN_NAMES=("udp 64B 1 flow w1" "udp 64B 1 flow w8" "udp 64B 1 flow w32")
@@ -125,7 +87,7 @@ COLS=(direct socat relay relay-spin flowgate)
 measure() {
 	local s=$1 col=$2 out rc key=$1,$2
 
-	if ! proxy_start "$col"; then
+	if ! proxy_start "$col" udp; then
 		start_failed "$key"
 		return
 	fi
@@ -134,8 +96,7 @@ measure() {
 	out=$(timeout $((DURATION + 15)) "$FG_BENCH" udp -t "$TARGET" \
 	    -d "$DURATION" ${SCEN_ARGS[$s]} 2>>"$TMP/gen.log")
 	rc=$?
-	[ -n "$PROXY_PID" ] && stop_group "$PROXY_PID"
-	PROXY_PID=""
+	proxy_stop
 	result_line "$key" "${SCEN_NAMES[$s]} / $col" udp "$out" "$rc" ||
 	    return
 	keep_best "$key" "$(field "$RESULT" pps)" "$RESULT" "$rc"

@@ -291,6 +291,75 @@ probe_path() {
 	return 1
 }
 
+# proxy_start COLUMN PROTO (run.sh, floor.sh): starts the proxy for a
+# column (direct, socat, flowgate on $FG_PORT with $CONF, or one the
+# script's proxy_extra COLUMN starts, setting TARGET and BG_PID) and probes
+# the whole path through it; sets TARGET, or returns 1 with a reason in
+# WHY.  The echo servers and SOCAT_PORT are the script's.
+PROXY_PID=""
+proxy_start() {
+	local col=$1 proto=$2
+
+	PROXY_PID=""
+	WHY=""
+	case "$col" in
+	direct)
+		if [ "$proto" = udp ]; then
+			TARGET=127.0.0.1:$ECHO_UDP
+		else
+			TARGET=127.0.0.1:$ECHO_TCP
+		fi
+		return 0
+		;;
+	socat)
+		if [ "$HAVE_SOCAT" = 0 ]; then
+			WHY=skipped
+			return 1
+		fi
+		TARGET=127.0.0.1:$SOCAT_PORT
+		if [ "$proto" = udp ]; then
+			start_bg socat socat \
+			    "UDP-LISTEN:$SOCAT_PORT,fork,reuseaddr" \
+			    "UDP:127.0.0.1:$ECHO_UDP"
+		else
+			start_bg socat socat \
+			    "TCP-LISTEN:$SOCAT_PORT,fork,reuseaddr" \
+			    "TCP:127.0.0.1:$ECHO_TCP"
+		fi
+		;;
+	flowgate)
+		if [ "$HAVE_FG" = 0 ]; then
+			WHY=skipped
+			return 1
+		fi
+		TARGET=127.0.0.1:$FG_PORT
+		# shellcheck disable=SC2086
+		start_bg flowgate "$FLOWGATE" run -c "$CONF" ${FLOWGATE_ARGS:-}
+		;;
+	*)
+		proxy_extra "$col" || return 1
+		;;
+	esac
+	PROXY_PID=$BG_PID
+	probe_path "$proto" "$TARGET" "$PROXY_PID" && return 0
+	WHY=failed
+	if kill -0 "$PROXY_PID" 2>/dev/null; then
+		echo "$col: no $proto echo through $TARGET in 5 s; its log:" >&2
+	else
+		wait "$PROXY_PID"
+		echo "$col: exited with status $? before echoing $proto" \
+		    "through $TARGET; its log:" >&2
+	fi
+	tail -n 20 "$TMP/$col.log" | sed 's/^/  /' >&2
+	proxy_stop
+	return 1
+}
+
+proxy_stop() {
+	[ -n "$PROXY_PID" ] && stop_group "$PROXY_PID"
+	PROXY_PID=""
+}
+
 # A client and server proxy pair (tls.sh, dtls.sh): the client side's
 # pid (and process group) in CLI_PID, the server side's in SRV_PID, logs
 # in $TMP/COLUMN-client.log and $TMP/COLUMN-server.log.
