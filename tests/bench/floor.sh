@@ -81,25 +81,13 @@ proxy_extra() {
 }
 
 SCEN_NAMES=("udp 64B 1 flow w1" "udp 64B 1 flow w8" "udp 64B 1 flow w32")
+SCEN_PROTO=(udp udp udp)
 SCEN_ARGS=("-f 1 -s 64 -w 1" "-f 1 -s 64 -w 8" "-f 1 -s 64 -w 32")
 COLS=(direct socat relay relay-spin flowgate)
 
+# measure SCENARIO COLUMN, for rounds: proxy_measure in lib.sh.
 measure() {
-	local s=$1 col=$2 out rc key=$1,$2
-
-	if ! proxy_start "$col" udp; then
-		start_failed "$key"
-		return
-	fi
-	steal_mark
-	# shellcheck disable=SC2086
-	out=$(timeout $((DURATION + 15)) "$FG_BENCH" udp -t "$TARGET" \
-	    -d "$DURATION" ${SCEN_ARGS[$s]} 2>>"$TMP/gen.log")
-	rc=$?
-	proxy_stop
-	result_line "$key" "${SCEN_NAMES[$s]} / $col" udp "$out" "$rc" ||
-	    return
-	keep_best "$key" "$(field "$RESULT" pps)" "$RESULT" "$rc"
+	proxy_measure "$@"
 }
 
 bench_start "flowgate relay floor"

@@ -360,6 +360,32 @@ proxy_stop() {
 	PROXY_PID=""
 }
 
+# proxy_measure SCENARIO COLUMN (run.sh, floor.sh): one run of the
+# generator through proxy_start's proxy, with the script's SCEN_PROTO,
+# SCEN_ARGS and SCEN_NAMES; keeps the better value of the rounds.
+proxy_measure() {
+	local s=$1 col=$2 proto=${SCEN_PROTO[$1]} out rc v key=$1,$2
+
+	if ! proxy_start "$col" "$proto"; then
+		start_failed "$key"
+		return
+	fi
+	steal_mark
+	# shellcheck disable=SC2086
+	out=$(timeout $((DURATION + 15)) "$FG_BENCH" "$proto" -t "$TARGET" \
+	    -d "$DURATION" ${SCEN_ARGS[$s]} 2>>"$TMP/gen.log")
+	rc=$?
+	proxy_stop
+	result_line "$key" "${SCEN_NAMES[$s]} / $col" "$proto" "$out" "$rc" ||
+	    return
+	if [ "$proto" = udp ]; then
+		v=$(field "$RESULT" pps)
+	else
+		v=$(field "$RESULT" mbit_s)
+	fi
+	keep_best "$key" "$v" "$RESULT" "$rc"
+}
+
 # A client and server proxy pair (tls.sh, dtls.sh): the client side's
 # pid (and process group) in CLI_PID, the server side's in SRV_PID, logs
 # in $TMP/COLUMN-client.log and $TMP/COLUMN-server.log.

@@ -106,28 +106,9 @@ SCEN_ARGS=("-f 1 -s 64 -w $WINDOW" "-f $FLOWS -s 64 -w $WINDOW"
     "-f $FLOWS -s 1200 -w $WINDOW" "-c 1" "-c 8")
 COLS=(direct socat flowgate)
 
-# measure SCENARIO COLUMN: one run; keeps the better value of the rounds.
+# measure SCENARIO COLUMN, for rounds: proxy_measure in lib.sh.
 measure() {
-	local s=$1 col=$2 proto=${SCEN_PROTO[$1]} out rc v key=$1,$2
-
-	if ! proxy_start "$col" "$proto"; then
-		start_failed "$key"
-		return
-	fi
-	steal_mark
-	# shellcheck disable=SC2086
-	out=$(timeout $((DURATION + 15)) "$FG_BENCH" "$proto" -t "$TARGET" \
-	    -d "$DURATION" ${SCEN_ARGS[$s]} 2>>"$TMP/gen.log")
-	rc=$?
-	proxy_stop
-	result_line "$key" "${SCEN_NAMES[$s]} / $col" "$proto" "$out" "$rc" ||
-	    return
-	if [ "$proto" = udp ]; then
-		v=$(field "$RESULT" pps)
-	else
-		v=$(field "$RESULT" mbit_s)
-	fi
-	keep_best "$key" "$v" "$RESULT" "$rc"
+	proxy_measure "$@"
 }
 
 bench_start "flowgate benchmark"
