@@ -34,6 +34,14 @@
 # proxy's process group so that socat's children count), the steadier
 # figure on a shared machine.
 #
+# In the one-flow scenarios a fourth column, "relays", sends the same
+# traffic through two fg-bench relay-udp processes in series, laid out as
+# the pairs are but with no DTLS at all: each does nothing but move
+# datagrams (one thread, one client, no flow table).  No DTLS pair can
+# beat two relays that do not encrypt, so that column is the ceiling of
+# any pair on this machine, and relays/socat the most any DTLS pair can
+# reach against socat here.
+#
 # Then, once per round, the memory an established DTLS session costs the
 # flowgate server and client: a fresh pair at log level info, one probe,
 # VmRSS and VmData from /proc/PID/status and the live flow count from the
@@ -122,7 +130,7 @@ cat "$CERTS/client.crt" "$CERTS/client.key" >"$CERTS/client.pem"
 cat "$CERTS/server.crt" "$CERTS/server.key" >"$CERTS/server.pem"
 
 echo_start udp
-free_ports FG_C FG_S SO_C SO_S
+free_ports FG_C FG_S SO_C SO_S RL_C RL_S
 
 # Configurations. -------------------------------------------------------
 
@@ -177,6 +185,15 @@ pair_start() {
 		SRV_PID=$BG_PID
 		start_bg socat-client "${SOCAT_CLI[0]}" "${dbg[@]}" \
 		    "${SOCAT_CLI[@]:1}"
+		CLI_PID=$BG_PID
+		;;
+	relays)
+		TARGET=127.0.0.1:$RL_C
+		start_bg relays-server "$FG_BENCH" relay-udp \
+		    -l "127.0.0.1:$RL_S" -t "127.0.0.1:$ECHO_UDP" -m poll
+		SRV_PID=$BG_PID
+		start_bg relays-client "$FG_BENCH" relay-udp -l "$TARGET" \
+		    -t "127.0.0.1:$RL_S" -m poll
 		CLI_PID=$BG_PID
 		;;
 	flowgate)
@@ -275,7 +292,8 @@ SCEN_NAMES=("udp 64B 1 flow" "udp 64B $FLOWS flows" "udp 1200B 1 flow"
     "udp 1200B $FLOWS flows")
 SCEN_ARGS=("-f 1 -s 64 -w $WINDOW" "-f $FLOWS -s 64 -w $WINDOW"
     "-f 1 -s 1200 -w $WINDOW" "-f $FLOWS -s 1200 -w $WINDOW")
-COLS=(direct socat flowgate)
+SCEN_FLOWS=(1 "$FLOWS" 1 "$FLOWS")
+COLS=(direct socat relays flowgate)
 
 # Results (VAL, CPU, LINE, CPULINE, NOTE in lib.sh): pps and CPU
 # us/datagram.
@@ -290,6 +308,10 @@ MEM_LINES=()
 measure() {
 	local s=$1 col=$2 out rc key=$1,$2 c0 c1 s0 s1 recv cpu cl np
 
+	if [ "$col" = relays ] && [ "${SCEN_FLOWS[$s]}" != 1 ]; then
+		NOTE[$key]=-		# relay-udp serves one client
+		return
+	fi
 	if ! pair_start "$col" warn; then
 		start_failed "$key"
 		return
@@ -462,29 +484,38 @@ rounds
 # The table. ------------------------------------------------------------
 
 row() {
-	printf '| %-32s | %-10s | %9s | %9s | %9s | %14s | %15s |\n' "$@"
+	printf '| %-32s | %-10s | %9s | %9s | %9s | %9s | %14s | %15s |' \
+	    "${@:1:8}"
+	printf ' %12s |\n' "$9"
 }
 
 echo
-row scenario unit direct socat flowgate flowgate/socat flowgate/direct
-printf '|%s|%s|%s|%s|%s|%s|%s|\n' ---------------------------------- \
-    ------------ ----------: ----------: ----------: \
-    ---------------: ----------------:
+row scenario unit direct socat relays flowgate flowgate/socat \
+    flowgate/direct relays/socat
+printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' ---------------------------------- \
+    ------------ ----------: ----------: ----------: ----------: \
+    ---------------: ----------------: -------------:
 for ((s = 0; s < ${#SCEN_NAMES[@]}; s++)); do
 	row "${SCEN_NAMES[$s]}" pps "$(cell VAL "$s" direct)" \
-	    "$(cell VAL "$s" socat)" "$(cell VAL "$s" flowgate)" \
+	    "$(cell VAL "$s" socat)" "$(cell VAL "$s" relays)" \
+	    "$(cell VAL "$s" flowgate)" \
 	    "$(ratio VAL "$s,flowgate" "$s,socat")" \
-	    "$(ratio VAL "$s,flowgate" "$s,direct")"
+	    "$(ratio VAL "$s,flowgate" "$s,direct")" \
+	    "$(ratio VAL "$s,relays" "$s,socat")"
 	row "${SCEN_NAMES[$s]}, CPU of pair" "CPU us/dg" - \
-	    "$(cell CPU "$s" socat)" "$(cell CPU "$s" flowgate)" \
-	    "$(ratio CPU "$s,flowgate" "$s,socat")" -
+	    "$(cell CPU "$s" socat)" "$(cell CPU "$s" relays)" \
+	    "$(cell CPU "$s" flowgate)" \
+	    "$(ratio CPU "$s,flowgate" "$s,socat")" - \
+	    "$(ratio CPU "$s,relays" "$s,socat")"
 done
 echo
 echo "pps: datagrams echoed back to the generator per second; CPU us/dg:"
 echo "client plus server proxy CPU (user+system, all threads and, for"
 echo "socat, all forked children) per echoed datagram, lower is better, so"
 echo "flowgate/socat < 1 favours flowgate.  Each figure is the best of the"
-echo "rounds on its own."
+echo "rounds on its own.  relays: two fg-bench relay-udp in series, no"
+echo "DTLS at all (one flow only), the ceiling of any pair on this machine;"
+echo "relays/socat is the most a DTLS pair could reach against socat here."
 
 echo
 echo "UDP round trip, p50 / p99 in microseconds, loss, and flows warmed up"
