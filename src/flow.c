@@ -226,16 +226,19 @@ flow_sweep(struct worker *w)
 /*
  * Make a flow and link it: into the table when hashed, into its service,
  * into every counter.  From here on the only way out is flow_close().
- * Returns NULL when a limit refuses the flow or memory runs out.
+ * Returns NULL when a limit refuses the flow or memory runs out.  flags:
+ * FLOW_NEW_HASHED puts it in the table; FLOW_NEW_QUIET says the caller
+ * knows this peer's attempt was refused and counted before (a handshake
+ * retransmitted), so a refusal now is neither counted nor logged again.
  */
 struct flow *
 flow_new(struct service *svc, enum flow_kind kind, const struct sockaddr *sa,
-    socklen_t salen, int hashed)
+    socklen_t salen, int flags)
 {
 	struct worker	*w = svc->worker;
 	struct flow	*f;
 
-	if (service_admit(svc, sa) == -1)
+	if (service_admit(svc, sa, flags & FLOW_NEW_QUIET) == -1)
 		return (NULL);
 	if ((f = calloc(1, sizeof(*f))) == NULL) {
 		log_warn("flow refused service=%s reason=memory",
@@ -261,7 +264,7 @@ flow_new(struct service *svc, enum flow_kind kind, const struct sockaddr *sa,
 	f->start = f->last = now_ms();
 
 	/* Link: every counter moves here and only here. */
-	if (hashed) {
+	if (flags & FLOW_NEW_HASHED) {
 		if (w->table.count >= w->table.nbuckets)
 			flow_table_grow(&w->table);
 		LIST_INSERT_HEAD(&w->table.buckets[flow_bucket(&w->table, svc,

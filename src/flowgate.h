@@ -496,7 +496,9 @@ void		 flow_table_free(struct flow_table *);
 struct flow	*flow_lookup(struct worker *, struct service *,
 		    const struct sockaddr *);
 struct flow	*flow_new(struct service *, enum flow_kind,
-		    const struct sockaddr *, socklen_t, int hashed);
+		    const struct sockaddr *, socklen_t, int flags);
+#define FLOW_NEW_HASHED	0x01	/* into the table, keyed by the address */
+#define FLOW_NEW_QUIET	0x02	/* a refusal was counted already */
 void		 flow_close(struct flow *, const char *reason);
 void		 flow_touch(struct flow *);
 void		 flow_sweep(struct worker *);
@@ -561,7 +563,8 @@ void		 service_stop(struct service *);
 void		 service_adopt(struct service *, struct config *,
 		    struct service_conf *);
 void		 service_unref(struct service *);
-int		 service_admit(struct service *, const struct sockaddr *);
+int		 service_admit(struct service *, const struct sockaddr *,
+		    int quiet);
 void		 service_source_del(struct service *, const struct sockaddr *);
 int		 service_allows(const struct service_conf *,
 		    const struct sockaddr *);

@@ -278,12 +278,12 @@ service_unref(struct service *svc)
 
 /*
  * May svc take one more flow from peer?  If so it is counted for peer's
- * address (service_source_del undoes that).  Refusals are counted always
- * and logged at most once a second per service, with the number left
- * unsaid.
+ * address (service_source_del undoes that).  Refusals are counted, unless
+ * quiet (the caller saw this attempt refused before), and logged at most
+ * once a second per service, with the number left unsaid.
  */
 int
-service_admit(struct service *svc, const struct sockaddr *peer)
+service_admit(struct service *svc, const struct sockaddr *peer, int quiet)
 {
 	struct service_conf	*sc = svc->conf;
 	const char		*why = NULL;
@@ -309,6 +309,8 @@ service_admit(struct service *svc, const struct sockaddr *peer)
 	}
 	if (why == NULL)
 		return (0);
+	if (quiet)
+		return (-1);
 	svc->flows_refused++;
 	sc->stats->flows_refused++;
 	now = now_ms();

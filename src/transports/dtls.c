@@ -101,6 +101,17 @@ struct dtls_col {
 	int		 n;
 };
 
+/*
+ * A handshake the service's limits refused.  Its client retransmits the
+ * same ClientHello (same random) until it gives up; each copy passes the
+ * cookie check again, but it is still the one refusal.
+ */
+struct dtls_refusal {
+	struct sockaddr_storage	 addr;
+	u_char			 random[SSL3_RANDOM_SIZE];
+};
+#define DTLS_REFUSALS	16	/* remembered per worker and service */
+
 /* A service's listener state in one worker. */
 struct dtls_srv {
 	SSL		*listener;	/* for addresses with no session */
@@ -108,6 +119,8 @@ struct dtls_srv {
 	struct dtls_col	*col;		/* during dtls_listen_cb */
 	uint64_t	 hellos;	/* answered statelessly */
 	uint64_t	 junk;		/* ignored datagrams */
+	struct dtls_refusal refused[DTLS_REFUSALS];	/* a ring */
+	int		 refused_next;
 };
 
 /* The agent side of one session. */
@@ -572,13 +585,14 @@ dtls_deadline_cb(evutil_socket_t fd, short what, void *arg)
  */
 static struct flow *
 dtls_peer_new(struct service *svc, SSL *ssl, const struct sockaddr *from,
-    socklen_t fromlen)
+    socklen_t fromlen, int quiet)
 {
 	struct flow		*f;
 	struct dtls_peer	*p;
 	BIO			*b;
 
-	if ((f = flow_new(svc, FLOW_DGRAM, from, fromlen, 1)) == NULL) {
+	if ((f = flow_new(svc, FLOW_DGRAM, from, fromlen, FLOW_NEW_HASHED |
+	    (quiet ? FLOW_NEW_QUIET : 0))) == NULL) {
 		SSL_free(ssl);
 		return (NULL);
 	}
@@ -704,7 +718,7 @@ dtls_peer_promote(struct flow *old)
 	memcpy(&from, &old->peer, fromlen);
 	flow_log(old, LOG_LVL_INFO, "client restarted its dtls session");
 	flow_close(old, "replaced");
-	f = dtls_peer_new(svc, ssl, (struct sockaddr *)&from, fromlen);
+	f = dtls_peer_new(svc, ssl, (struct sockaddr *)&from, fromlen, 0);
 	free(pio);
 	if (f == NULL)
 		return;
@@ -802,6 +816,34 @@ dtls_peer_input(struct flow *f, const u_char *buf, size_t len)
 }
 
 /*
+ * Whether the ClientHello with this random, from this address, was
+ * refused before; if not and note is set, remember it as refused now.
+ */
+static int
+dtls_refused(struct dtls_srv *srv, const uint8_t *random,
+    const struct sockaddr *from, int note)
+{
+	struct dtls_refusal	*r;
+	int			 i;
+
+	for (i = 0; i < DTLS_REFUSALS; i++) {
+		r = &srv->refused[i];
+		if (addr_cmp((struct sockaddr *)&r->addr, from) == 0 &&
+		    memcmp(r->random, random, sizeof(r->random)) == 0)
+			return (1);
+	}
+	if (note) {
+		r = &srv->refused[srv->refused_next];
+		srv->refused_next = (srv->refused_next + 1) % DTLS_REFUSALS;
+		memset(&r->addr, 0, sizeof(r->addr));
+		memcpy(&r->addr, from, from->sa_family == AF_INET6 ?
+		    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+		memcpy(r->random, random, sizeof(r->random));
+	}
+	return (0);
+}
+
+/*
  * One datagram from a client: to its session, or to the listener when it
  * has none.  A session's records decrypt in place, from buf on, with room
  * up to the end of the slot (cap) so that no record is ever cut short.
@@ -815,8 +857,12 @@ static void
 dtls_listen_dgram(struct service *svc, struct dtls_col *col, u_char *buf,
     size_t len, size_t cap, struct sockaddr *from, socklen_t fromlen)
 {
+	struct dtls_srv	*srv = svc->tr_priv;
 	struct flow	*f;
 	SSL		*ssl;
+	const uint8_t	*hello;
+	u_char		 random[SSL3_RANDOM_SIZE];
+	int		 again;
 
 	f = flow_lookup(svc->worker, svc, from);
 	if (f != col->f) {
@@ -830,10 +876,18 @@ dtls_listen_dgram(struct service *svc, struct dtls_col *col, u_char *buf,
 		col->obuf = NULL;
 		return;
 	}
+	/* Its random, read before OpenSSL takes the datagram. */
+	if (!dtls_peek_client_hello(buf, len, &hello))
+		hello = NULL;
+	else
+		memcpy(random, hello, sizeof(random));
 	if ((ssl = dtls_listen(svc, buf, len, from, fromlen)) == NULL)
 		return;
-	if ((f = dtls_peer_new(svc, ssl, from, fromlen)) != NULL)
+	again = hello != NULL && dtls_refused(srv, random, from, 0);
+	if ((f = dtls_peer_new(svc, ssl, from, fromlen, again)) != NULL)
 		(void)dtls_peer_input(f, NULL, 0);
+	else if (hello != NULL && !again)
+		(void)dtls_refused(srv, random, from, 1);
 }
 
 static void

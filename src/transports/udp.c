@@ -222,7 +222,7 @@ udp_listen_flow(struct service *svc, struct sockaddr *sa, socklen_t salen)
 
 	if ((f = flow_lookup(svc->worker, svc, sa)) != NULL)
 		return (f);
-	if ((f = flow_new(svc, FLOW_DGRAM, sa, salen, 1)) == NULL)
+	if ((f = flow_new(svc, FLOW_DGRAM, sa, salen, FLOW_NEW_HASHED)) == NULL)
 		return (NULL);
 	f->in.flags |= HALF_READY;
 	flow_open(f);
