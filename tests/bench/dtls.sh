@@ -22,8 +22,10 @@
 #   fg-bench udp -> client proxy (udp -> DTLS) -> server proxy (DTLS -> udp)
 #       -> fg-bench echo-udp
 #
-# flowgate runs as two processes with "workers: 1" each; its client makes
-# one DTLS session per UDP source.  socat runs as
+# flowgate runs as two processes with "workers: 1" each (on 2 cores shared
+# with the generator and the echo server, one worker per CPU was 15 %
+# slower at 64 bytes with 16 flows, and no faster at 1200); its client
+# makes one DTLS session per UDP source.  socat runs as
 #   socat UDP-LISTEN:P3,fork,reuseaddr OPENSSL-DTLS-CLIENT:127.0.0.1:P4,...
 #   socat OPENSSL-DTLS-SERVER:P4,fork,reuseaddr,... UDP:127.0.0.1:ECHO
 # where each side forks one child per UDP source, so it too makes one DTLS
@@ -134,7 +136,7 @@ free_ports FG_C FG_S SO_C SO_S RL_C RL_S
 
 # Configurations. -------------------------------------------------------
 
-fg_confs dtls udp dtls "$ECHO_UDP"
+fg_confs dtls udp dtls "$ECHO_UDP" 1
 
 # socat 1.7.4: "cert" is the PEM with certificate and key, "cafile" the
 # trust anchor, "verify=1" (the default) asks for and checks the peer's

@@ -228,18 +228,19 @@ echo_start() {
 	if [ "$proto" = udp ]; then ECHO_UDP=$port; else ECHO_TCP=$port; fi
 }
 
-# fg_confs NAME PLAIN TUNNEL PORT: the flowgate pair's configurations
-# for each log level (debug, info, warn), $TMP/fg-client-LEVEL.yml and
-# $TMP/fg-server-LEVEL.yml, one worker each.  The client, service
+# fg_confs NAME PLAIN TUNNEL PORT WORKERS: the flowgate pair's
+# configurations for each log level (debug, info, warn),
+# $TMP/fg-client-LEVEL.yml and $TMP/fg-server-LEVEL.yml, with WORKERS
+# workers each (0: one per CPU, flowgate's default).  The client, service
 # bench-NAME-client, takes PLAIN (tcp or udp) on FG_C and tunnels it over
 # TUNNEL (tls-stream or dtls) to the server, bench-NAME-server on FG_S,
 # which forwards it to the echo server on PORT; certificates from CERTS.
 fg_confs() {
-	local name=$1 plain=$2 tunnel=$3 port=$4 level
+	local name=$1 plain=$2 tunnel=$3 port=$4 workers=$5 level
 
 	for level in debug info warn; do
 		cat >"$TMP/fg-client-$level.yml" <<EOF
-workers: 1
+workers: $workers
 log: {level: $level}
 services:
   - name: bench-$name-client
@@ -249,7 +250,7 @@ services:
     tls: {cert: $CERTS/client.crt, key: $CERTS/client.key, ca: $CERTS/ca.crt}
 EOF
 		cat >"$TMP/fg-server-$level.yml" <<EOF
-workers: 1
+workers: $workers
 log: {level: $level}
 services:
   - name: bench-$name-server

@@ -22,8 +22,10 @@
 #   fg-bench tcp -> client proxy (tcp -> TLS) -> server proxy (TLS -> tcp)
 #       -> fg-bench echo-tcp
 #
-# Each side is its own process (flowgate with "workers: 1", stunnel with
-# its thread per connection).  Per scenario the proxies are started
+# Each side is its own process, both with their default threads: flowgate
+# with "workers: 0", one worker per CPU, stunnel with its thread per
+# connection.  (Until 7 Dec flowgate ran with "workers: 1", one thread
+# against stunnel's eight in the eight-connection scenario.)  Per scenario the proxies are started
 # fresh, probed end to end, measured and stopped.  Besides throughput it
 # reports the CPU seconds both proxies of a pair used per GiB echoed
 # (from /proc/PID/stat), the steadier figure on a shared machine, and
@@ -105,7 +107,7 @@ free_ports FG_C FG_S ST_C ST_S
 
 # Configurations. -------------------------------------------------------
 
-fg_confs tls tcp tls-stream "$ECHO_TCP"
+fg_confs tls tcp tls-stream "$ECHO_TCP" 0
 
 # With --suite, flowgate is pinned through OpenSSL's own configuration,
 # which SSL_CTX_new applies to every context (it has no option of its
