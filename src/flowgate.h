@@ -276,7 +276,7 @@ void		 tls_cork(void *ssl, u_char *buf, size_t cap);
 int		 tls_uncork(void *ssl);
 size_t		 tls_wpending(void *ssl);
 int		 tls_wflush(void *ssl);
-#define TLS_CORK_BUF	(80 * 1024)	/* four full records and then some */
+#define TLS_CORK_BUF	(260 * 1024)	/* the records of one 256 KiB read */
 
 /* probe.c: the "probe" command. */
 #define CERTS_NAME_DEFAULT	"godoxy.agent"

@@ -563,7 +563,7 @@ struct tls_wio {
 	struct evbuffer	*backlog;
 };
 
-#define TLS_BACKLOG_MAX	(2 * TLS_CORK_BUF)	/* uncorked writes stop here */
+#define TLS_BACKLOG_MAX	(160 * 1024)	/* uncorked writes stop here */
 
 static BIO_METHOD	*tls_wio_method;
 static int		 tls_wio_type = -1;
