@@ -226,7 +226,8 @@ flow_sweep(struct worker *w)
 /*
  * Make a flow and link it: into the table when hashed, into its service,
  * into every counter.  From here on the only way out is flow_close().
- * Returns NULL when a limit refuses the flow or memory runs out.  flags:
+ * Returns NULL, errno EPERM when a limit refuses the flow or ENOMEM when
+ * memory runs out.  flags:
  * FLOW_NEW_HASHED puts it in the table; FLOW_NEW_QUIET says the caller
  * knows this peer's attempt was refused and counted before (a handshake
  * retransmitted), so a refusal now is neither counted nor logged again.
@@ -238,12 +239,15 @@ flow_new(struct service *svc, enum flow_kind kind, const struct sockaddr *sa,
 	struct worker	*w = svc->worker;
 	struct flow	*f;
 
-	if (service_admit(svc, sa, flags & FLOW_NEW_QUIET) == -1)
+	if (service_admit(svc, sa, flags & FLOW_NEW_QUIET) == -1) {
+		errno = EPERM;
 		return (NULL);
+	}
 	if ((f = calloc(1, sizeof(*f))) == NULL) {
 		log_warn("flow refused service=%s reason=memory",
 		    svc->conf->name);
 		service_source_del(svc, sa);
+		errno = ENOMEM;
 		return (NULL);
 	}
 	f->service = svc;

@@ -546,8 +546,8 @@ tls_handshake(struct half *h, int server, uint64_t timeout_ms,
 
 /*
  * The write side of a TLS stream.  OpenSSL hands its BIO one record per
- * write, so a 64 KiB relay read would leave as four write(2) calls and
- * four small segments.  While the relay corks a half, its records gather
+ * write, so a 256 KiB relay read would leave as sixteen write(2) calls and
+ * sixteen segments.  While the relay corks a half, its records gather
  * in the worker's buffer and leave in one write at tls_uncork().  What the
  * socket does not take waits in the half's backlog; while there is one, a
  * corked write is refused (SSL_write says WANT_WRITE and the relay queues
@@ -563,7 +563,11 @@ struct tls_wio {
 	struct evbuffer	*backlog;
 };
 
-#define TLS_BACKLOG_MAX	(160 * 1024)	/* uncorked writes stop here */
+/*
+ * Uncorked writes stop here: above one corked batch, so that an alert or a
+ * key update can still follow a batch the socket did not take.
+ */
+#define TLS_BACKLOG_MAX	(TLS_CORK_BUF + 64 * 1024)
 
 static BIO_METHOD	*tls_wio_method;
 static int		 tls_wio_type = -1;

@@ -581,7 +581,8 @@ dtls_deadline_cb(evutil_socket_t fd, short what, void *arg)
 
 /*
  * Make a session for a verified ClientHello that sits in ssl: a flow
- * keyed by the client's address owns it from here.
+ * keyed by the client's address owns it from here.  NULL with errno
+ * EPERM when a limit refused it, ENOMEM when memory ran out.
  */
 static struct flow *
 dtls_peer_new(struct service *svc, SSL *ssl, const struct sockaddr *from,
@@ -590,15 +591,19 @@ dtls_peer_new(struct service *svc, SSL *ssl, const struct sockaddr *from,
 	struct flow		*f;
 	struct dtls_peer	*p;
 	BIO			*b;
+	int			 e;
 
 	if ((f = flow_new(svc, FLOW_DGRAM, from, fromlen, FLOW_NEW_HASHED |
 	    (quiet ? FLOW_NEW_QUIET : 0))) == NULL) {
+		e = errno;
 		SSL_free(ssl);
+		errno = e;
 		return (NULL);
 	}
 	if ((p = calloc(1, sizeof(*p))) == NULL) {
 		SSL_free(ssl);
 		flow_close(f, "error");
+		errno = ENOMEM;
 		return (NULL);
 	}
 	f->in.tr_priv = p;
@@ -609,6 +614,7 @@ dtls_peer_new(struct service *svc, SSL *ssl, const struct sockaddr *from,
 	sh_reader_init(&p->rd);
 	if ((b = dtls_bio_new(&p->io)) == NULL) {
 		flow_close(f, "error");
+		errno = ENOMEM;
 		return (NULL);
 	}
 	SSL_set_bio(ssl, b, b);		/* frees the listener's BIO */
@@ -617,6 +623,7 @@ dtls_peer_new(struct service *svc, SSL *ssl, const struct sockaddr *from,
 	f->in.ev = evtimer_new(svc->worker->base, dtls_deadline_cb, &f->in);
 	if (f->in.tev == NULL || f->in.ev == NULL) {
 		flow_close(f, "error");
+		errno = ENOMEM;
 		return (NULL);
 	}
 	dtls_deadline(&f->in, svc->conf->handshake_timeout);
@@ -886,7 +893,7 @@ dtls_listen_dgram(struct service *svc, struct dtls_col *col, u_char *buf,
 	again = hello != NULL && dtls_refused(srv, random, from, 0);
 	if ((f = dtls_peer_new(svc, ssl, from, fromlen, again)) != NULL)
 		(void)dtls_peer_input(f, NULL, 0);
-	else if (hello != NULL && !again)
+	else if (hello != NULL && !again && errno == EPERM)
 		(void)dtls_refused(srv, random, from, 1);
 }
 

@@ -39,10 +39,12 @@
 # In the one-flow scenarios a fourth column, "relays", sends the same
 # traffic through two fg-bench relay-udp processes in series, laid out as
 # the pairs are but with no DTLS at all: each does nothing but move
-# datagrams (one thread, one client, no flow table).  No DTLS pair can
-# beat two relays that do not encrypt, so that column is the ceiling of
-# any pair on this machine, and relays/socat the most any DTLS pair can
-# reach against socat here.
+# datagrams (one thread, one client, no flow table), sleeping in
+# epoll_wait between them.  No DTLS pair that sleeps in its event loop (as
+# flowgate and socat do) can beat two such relays that do not encrypt, so
+# that column is the ceiling of such pairs on this machine, and
+# relays/socat the most they can reach against socat here.  (A pair that
+# never sleeps takes the cores the generator and echo server need.)
 #
 # Then, once per round, the memory an established DTLS session costs the
 # flowgate server and client: a fresh pair at log level info, one probe,
@@ -516,8 +518,9 @@ echo "client plus server proxy CPU (user+system, all threads and, for"
 echo "socat, all forked children) per echoed datagram, lower is better, so"
 echo "flowgate/socat < 1 favours flowgate.  Each figure is the best of the"
 echo "rounds on its own.  relays: two fg-bench relay-udp in series, no"
-echo "DTLS at all (one flow only), the ceiling of any pair on this machine;"
-echo "relays/socat is the most a DTLS pair could reach against socat here."
+echo "DTLS at all (one flow only), the ceiling of any pair that sleeps in"
+echo "its event loop on this machine; relays/socat is the most such a DTLS"
+echo "pair could reach against socat here."
 
 echo
 echo "UDP round trip, p50 / p99 in microseconds, loss, and flows warmed up"

@@ -25,8 +25,9 @@
 # Each side is its own process, both with their default threads: flowgate
 # with "workers: 0", one worker per CPU, stunnel with its thread per
 # connection.  (Until 7 Dec flowgate ran with "workers: 1", one thread
-# against stunnel's eight in the eight-connection scenario.)  Per scenario the proxies are started
-# fresh, probed end to end, measured and stopped.  Besides throughput it
+# against stunnel's eight in the eight-connection scenario.)  Per
+# scenario the proxies are started fresh, probed end to end, measured and
+# stopped.  Besides throughput it
 # reports the CPU seconds both proxies of a pair used per GiB echoed
 # (from /proc/PID/stat), the steadier figure on a shared machine, and
 # mTLS handshakes per second against each server side alone, measured
