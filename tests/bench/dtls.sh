@@ -76,13 +76,9 @@ SCRIPT_DIR=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/bench/lib.sh
 . "$SCRIPT_DIR/lib.sh" || exit 1
 
-DURATION=
-ROUNDS=1
-QUICK=0
 FLOWS=16
 WINDOW=8
 SESSIONS=1000
-CMDLINE="$0${*:+ $*}"
 
 usage() {
 	echo "usage: $0 [--duration S] [--rounds N] [--quick] [--flows N]" \

@@ -36,22 +36,12 @@ SCRIPT_DIR=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/bench/lib.sh
 . "$SCRIPT_DIR/lib.sh" || exit 1
 
-DURATION=
-ROUNDS=1
-QUICK=0
-CMDLINE="$0${*:+ $*}"
-
 usage() {
 	echo "usage: $0 [--duration S] [--rounds N] [--quick]" >&2
 	exit 2
 }
 
-while [ $# -gt 0 ]; do
-	bench_arg "$@"
-	[ "$NARG" -gt 0 ] && { shift "$NARG"; continue; }
-	usage
-done
-check_args
+bench_args "$@"
 
 bench_init floor
 find_fg_bench

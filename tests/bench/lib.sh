@@ -32,6 +32,14 @@ declare -A VAL LINE CPU CPULINE NOTE
 
 # Arguments. ------------------------------------------------------------
 
+# The options every script has, at their defaults (bench_arg and
+# check_args set them), and the command line for the report: sourced
+# without arguments, this file sees the script's own $0 and arguments.
+DURATION=
+ROUNDS=1
+QUICK=0
+CMDLINE="$0${*:+ $*}"
+
 # bench_arg ARG...: takes an option every script has (--duration S,
 # --rounds N, --quick, -h), --flows N in a script that sets FLOWS, or
 # --window N in one that sets WINDOW,
@@ -60,6 +68,17 @@ bench_arg() {
 		esac
 	fi
 	return 0
+}
+
+# bench_args ARG...: for a script with no options of its own: every
+# argument through bench_arg (usage on any other), then check_args.
+bench_args() {
+	while [ $# -gt 0 ]; do
+		bench_arg "$@"
+		[ "$NARG" -gt 0 ] || usage
+		shift "$NARG"
+	done
+	check_args
 }
 
 # check_args: applies --quick (2 s runs instead of 6 unless --duration was

@@ -40,12 +40,8 @@ SCRIPT_DIR=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/bench/lib.sh
 . "$SCRIPT_DIR/lib.sh" || exit 1
 
-DURATION=
 FLOWS=64
 WINDOW=8
-ROUNDS=1
-QUICK=0
-CMDLINE="$0${*:+ $*}"
 
 usage() {
 	echo "usage: $0 [--duration S] [--flows N] [--rounds N] [--quick]" \
@@ -53,12 +49,7 @@ usage() {
 	exit 2
 }
 
-while [ $# -gt 0 ]; do
-	bench_arg "$@"
-	[ "$NARG" -gt 0 ] && { shift "$NARG"; continue; }
-	usage
-done
-check_args
+bench_args "$@"
 if [ "$FLOWS" -lt 1 ] || [ "$FLOWS" -gt 4096 ]; then
 	usage
 fi

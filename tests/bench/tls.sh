@@ -56,12 +56,8 @@ SCRIPT_DIR=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/bench/lib.sh
 . "$SCRIPT_DIR/lib.sh" || exit 1
 
-DURATION=
 HSTIME=
-ROUNDS=1
-QUICK=0
 SUITE_REQ=
-CMDLINE="$0${*:+ $*}"
 
 usage() {
 	echo "usage: $0 [--duration S] [--rounds N] [--quick]" \
