@@ -869,10 +869,11 @@ flow_dgram_flush(struct flow *f)
  * Reads are large: fewer wakeups on both sides, and for TLS the records
  * of one read leave in one write(2) (TLS_CORK_BUF).  256 KiB reads used
  * about 10 % less CPU per byte than 64 KiB ones in a TLS tunnel with
- * eight connections (docs/benchmarks.md).
+ * eight connections (docs/benchmarks.md).  But a half reads once per
+ * wakeup: four reads in a row (a megabyte) held the other direction of
+ * the flow back, and a one-connection TLS tunnel was 14 % slower for it.
  */
 #define RELAY_CHUNK	(256 * 1024)	/* one read at most */
-#define RELAY_ROUNDS	4		/* reads per wakeup, for fairness */
 #define TLS_RECORD	16384		/* one SSL_write, one full record */
 
 static struct half *
@@ -924,11 +925,19 @@ half_read(struct half *h, void *buf, size_t len)
 	/* What OpenSSL wrote while reading (an alert, a key update) goes. */
 	if (half_wpending(h) > 0)
 		event_add(h->wev, NULL);
+	e = got < len ? SSL_get_error(h->ssl, n) : SSL_ERROR_NONE;
 	if (got > 0) {
-		/* What stopped us is seen again on the next call. */
+		/*
+		 * What stopped us (close_notify, an error, the length) is seen
+		 * again on the next call, which no readiness of the socket
+		 * may bring: OpenSSL holds it.
+		 */
+		if (e != SSL_ERROR_WANT_READ &&
+		    (e != SSL_ERROR_NONE || SSL_has_pending(h->ssl)))
+			h->flags |= HALF_RAGAIN;
 		return ((ssize_t)got);
 	}
-	switch ((e = SSL_get_error(h->ssl, n))) {
+	switch (e) {
 	case SSL_ERROR_WANT_WRITE:
 		h->flags |= HALF_RWANTW;
 		event_add(h->wev, NULL);
@@ -1162,8 +1171,11 @@ relay_eof(struct half *src, struct half *dst)
 }
 
 /*
- * Move what src has to dst: read, write at once, queue the rest.  Returns
- * -1 when the flow was closed.
+ * Move what src has to dst: one read, written at once, the rest queued.
+ * One read per wakeup: the socket's readiness brings us back (epoll is
+ * level-triggered), after every other ready half had its turn, in
+ * particular the other direction of this flow.  Only what TLS holds
+ * already needs an explicit turn.  Returns -1 when the flow was closed.
  */
 static int
 relay_pump(struct half *src)
@@ -1174,76 +1186,70 @@ relay_pump(struct half *src)
 	uint64_t	 limit = f->service->conf->buffer;
 	size_t		 queued, want;
 	ssize_t		 n, w;
-	int		 i;
 
-	for (i = 0; i < RELAY_ROUNDS; i++) {
-		if (src->flags & (HALF_EOF | HALF_RPAUSED)) {
-			/* Reading will be retried on resume; no spinning. */
-			src->flags &= ~HALF_RWANTW;
+	if (src->flags & (HALF_EOF | HALF_RPAUSED)) {
+		/* Reading will be retried on resume; no spinning. */
+		src->flags &= ~(HALF_RWANTW | HALF_RAGAIN);
+		return (0);
+	}
+	queued = dst->outq != NULL ? evbuffer_get_length(dst->outq) : 0;
+	if (queued >= limit) {
+		/* Backpressure: relay_flush(dst) resumes us. */
+		src->flags |= HALF_RPAUSED;
+		src->flags &= ~(HALF_RWANTW | HALF_RAGAIN);
+		event_del(src->ev);
+		return (0);
+	}
+	want = limit - queued < RELAY_CHUNK ? (size_t)(limit - queued) :
+	    RELAY_CHUNK;
+	src->flags &= ~HALF_RAGAIN;
+	if ((n = half_read(src, buf, want)) == 0)
+		return (relay_eof(src, dst));
+	if (n == -1) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			return (0);
-		}
-		queued = dst->outq != NULL ? evbuffer_get_length(dst->outq) :
-		    0;
-		if (queued >= limit) {
-			/* Backpressure: relay_flush(dst) resumes us. */
-			src->flags |= HALF_RPAUSED;
-			src->flags &= ~HALF_RWANTW;
-			event_del(src->ev);
-			return (0);
-		}
-		want = limit - queued < RELAY_CHUNK ? (size_t)(limit - queued) :
-		    RELAY_CHUNK;
-		if ((n = half_read(src, buf, want)) == 0)
-			return (relay_eof(src, dst));
-		if (n == -1) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return (0);
-			relay_fail(f, errno);
-			return (-1);
-		}
-		flow_count(f, src, 1, (uint64_t)n);
-		if (dst->flags & HALF_SHUTWR)
-			continue;	/* nowhere to go: discard */
-		w = 0;
-		if (dst->outq == NULL || evbuffer_get_length(dst->outq) == 0) {
-			/* Records of one read leave in one write(2). */
-			if (dst->ssl != NULL)
-				tls_cork(dst->ssl, f->worker->tbuf,
-				    TLS_CORK_BUF);
-			while (w < n) {
-				ssize_t	k = half_write(dst, buf + w,
-				    (size_t)(n - w));
+		relay_fail(f, errno);
+		return (-1);
+	}
+	flow_count(f, src, 1, (uint64_t)n);
+	w = 0;
+	if (dst->flags & HALF_SHUTWR)
+		w = n;		/* nowhere to go: discard */
+	else if (dst->outq == NULL || evbuffer_get_length(dst->outq) == 0) {
+		/* Records of one read leave in one write(2). */
+		if (dst->ssl != NULL)
+			tls_cork(dst->ssl, f->worker->tbuf, TLS_CORK_BUF);
+		while (w < n) {
+			ssize_t	k = half_write(dst, buf + w, (size_t)(n - w));
 
-				if (k == -1) {
-					if (errno == EAGAIN ||
-					    errno == EWOULDBLOCK)
-						break;
-					relay_fail(f, errno);
-					return (-1);
-				}
-				w += k;
-			}
-			if (dst->ssl != NULL) {
-				if (tls_uncork(dst->ssl) == -1) {
-					relay_fail(f, errno);
-					return (-1);
-				}
-				if (half_wpending(dst) > 0)
-					event_add(dst->wev, NULL);
-			}
-		}
-		if (w < n) {
-			/* The only copy: what the peer cannot take now. */
-			if (evbuffer_add(half_outq(dst), buf + w,
-			    (size_t)(n - w)) == -1) {
-				relay_fail(f, ENOMEM);
+			if (k == -1) {
+				if (errno == EAGAIN || errno == EWOULDBLOCK)
+					break;
+				relay_fail(f, errno);
 				return (-1);
 			}
-			event_add(dst->wev, NULL);
+			w += k;
+		}
+		if (dst->ssl != NULL) {
+			if (tls_uncork(dst->ssl) == -1) {
+				relay_fail(f, errno);
+				return (-1);
+			}
+			if (half_wpending(dst) > 0)
+				event_add(dst->wev, NULL);
 		}
 	}
-	/* Not done yet: come back after the others had their turn. */
-	event_active(src->ev, EV_READ, 0);
+	if (w < n) {
+		/* The only copy: what the peer cannot take now. */
+		if (evbuffer_add(half_outq(dst), buf + w, (size_t)(n - w)) ==
+		    -1) {
+			relay_fail(f, ENOMEM);
+			return (-1);
+		}
+		event_add(dst->wev, NULL);
+	}
+	if (src->flags & HALF_RAGAIN)
+		event_active(src->ev, EV_READ, 0);
 	return (0);
 }
 
