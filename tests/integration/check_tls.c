@@ -544,6 +544,68 @@ START_TEST(test_tls_fin_in_flight)
 END_TEST
 
 /*
+ * A server whose buffer is 4 KiB reads a quarter of each 16 KiB record
+ * at a time: the rest stays inside OpenSSL, where no readiness of the
+ * socket reports it, so the relay has to come back for it by itself.
+ * Three bursts on an idle tunnel, then 4 MiB each way: every byte
+ * arrives and comes back, then the FIN.
+ */
+#define SMALL_TOTAL	(4ULL * 1024 * 1024)
+#define SMALL_SUM	(SMALL_TOTAL + 40000 + 16384 * 3 + 5 + 5000)
+
+START_TEST(test_tls_small_buffer)
+{
+	struct integ_echo	*echo;
+	struct sockaddr_storage	 svc;
+	socklen_t		 svclen;
+	char			 line[INTEG_LINE_MAX], re[INTEG_RE_MAX];
+	char			 more[512];
+	const uint64_t		 burst[] = { 40000, 16384 * 3 + 5, 5000 };
+	ssize_t			 n;
+	uint16_t		 sport, cport;
+	unsigned		 lport;
+	int			 fd, how, i;
+
+	echo = integ_echo_start(INTEG_ECHO_TCP, AF_INET);
+	integ_pki_make(&pa, "a");
+	sport = srv_start(&pa, "    allow: [\"127.0.0.0/8\"]\n"
+	    "    buffer: 4KiB\n");
+	cport = cli_start(&pa, sport, integ_echo_port(echo));
+	integ_addr(AF_INET, cport, &svc, &svclen);
+
+	fd = integ_tcp_connect_ok(&svc, svclen, "cli");
+	lport = integ_local_port(fd);
+	/*
+	 * Each burst on an idle tunnel reaches the server's socket whole, and
+	 * OpenSSL takes it all on the first read: no FIN follows until the
+	 * whole echo is back, so nothing else would wake the relay.
+	 */
+	for (i = 0; i < 3; i++)
+		integ_bulk_echo(fd, burst[i], 7 + (uint64_t)i, INTEG_IO_MS);
+	integ_bulk_echo(fd, SMALL_TOTAL, 7, BIG_MS);
+	ck_assert(shutdown(fd, SHUT_WR) == 0);
+	n = integ_read_eof(fd, more, sizeof(more), INTEG_IO_MS, &how);
+	ck_assert_msg(n == 0 && how == 0, "after our FIN: %zd more bytes, "
+	    "then %s", n, how == 0 ? "EOF" : strerror(how));
+	close(fd);
+	integ_cli_closed_line("cli", lport, line, sizeof(line),
+	    "4 MiB through a 4 KiB buffer");
+	integ_assert_field(line, "reason", "closed");
+	integ_assert_num(line, "bytes_in", (long long)SMALL_SUM);
+	integ_assert_num(line, "bytes_out", (long long)SMALL_SUM);
+	snprintf(re, sizeof(re), "flow closed service=agent flow=[0-9]+ "
+	    "peer=127\\.0\\.0\\.1:[0-9]+ dst=127\\.0\\.0\\.1:%u .*"
+	    "bytes_in=%llu bytes_out=%llu .*reason=closed$",
+	    (unsigned)integ_echo_port(echo), SMALL_SUM, SMALL_SUM);
+	ck_assert_int_eq(integ_log_wait_count(0, re, 1, INTEG_LOG_MS), 1);
+
+	integ_cli_stop_ok(INTEG_STOP_MS);
+	integ_daemon_stop_ok(INTEG_STOP_MS);
+	integ_echo_stop(echo);
+}
+END_TEST
+
+/*
  * 2. `openssl s_client -alpn godoxy-agent-stream/1` with a client
  * certificate sends a header built like vector v1 and then data, and gets
  * its echo; a header and payload in one TLS record lose no payload.
@@ -1876,6 +1938,8 @@ tls_suite(void)
 	    test_tls_client_server_64mib);
 	tcase_add_test(integ_tcase(s, "fin_in_flight", 60),
 	    test_tls_fin_in_flight);
+	tcase_add_test(integ_tcase(s, "small_buffer", 60),
+	    test_tls_small_buffer);
 	tcase_add_test(integ_tcase(s, "renegotiation_flood_bounded", 60),
 	    test_tls_renegotiation_flood_bounded);
 	tcase_add_test(integ_tcase(s, "s_client_vector", 20),
