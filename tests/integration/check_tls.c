@@ -494,6 +494,31 @@ START_TEST(test_tls_client_server_64mib)
 }
 END_TEST
 
+/* The client daemon logged a clean close of lport with total each way. */
+static void
+cli_closed_ok(unsigned lport, unsigned long long total, const char *what)
+{
+	char	line[INTEG_LINE_MAX];
+
+	integ_cli_closed_line("cli", lport, line, sizeof(line), what);
+	integ_assert_field(line, "reason", "closed");
+	integ_assert_num(line, "bytes_in", (long long)total);
+	integ_assert_num(line, "bytes_out", (long long)total);
+}
+
+/* The server daemon logged n clean closes toward echo, total each way. */
+static void
+srv_closed_ok(struct integ_echo *echo, unsigned long long total, int n)
+{
+	char	re[INTEG_RE_MAX];
+
+	snprintf(re, sizeof(re), "flow closed service=agent flow=[0-9]+ "
+	    "peer=127\\.0\\.0\\.1:[0-9]+ dst=127\\.0\\.0\\.1:%u .*"
+	    "bytes_in=%llu bytes_out=%llu .*reason=closed$",
+	    (unsigned)integ_echo_port(echo), total, total);
+	ck_assert_int_eq(integ_log_wait_count(0, re, n, INTEG_LOG_MS), n);
+}
+
 /*
  * A FIN right behind 16 MiB: the client shuts its write side as soon as
  * the last byte is sent, while most of the stream still sits in the
@@ -508,7 +533,6 @@ START_TEST(test_tls_fin_in_flight)
 	struct integ_echo	*echo;
 	struct sockaddr_storage	 svc;
 	socklen_t		 svclen;
-	char			 line[INTEG_LINE_MAX], re[INTEG_RE_MAX];
 	uint16_t		 sport, cport;
 	unsigned		 lport;
 	int			 fd, i;
@@ -525,17 +549,9 @@ START_TEST(test_tls_fin_in_flight)
 		integ_bulk_echo_ex(fd, FIN_TOTAL, 100 + (uint64_t)i, BIG_MS,
 		    INTEG_BULK_FIN);
 		close(fd);
-		integ_cli_closed_line("cli", lport, line, sizeof(line),
-		    "16 MiB and an early FIN");
-		integ_assert_field(line, "reason", "closed");
-		integ_assert_num(line, "bytes_in", (long long)FIN_TOTAL);
-		integ_assert_num(line, "bytes_out", (long long)FIN_TOTAL);
+		cli_closed_ok(lport, FIN_TOTAL, "16 MiB and an early FIN");
 	}
-	snprintf(re, sizeof(re), "flow closed service=agent flow=[0-9]+ "
-	    "peer=127\\.0\\.0\\.1:[0-9]+ dst=127\\.0\\.0\\.1:%u .*"
-	    "bytes_in=%llu bytes_out=%llu .*reason=closed$",
-	    (unsigned)integ_echo_port(echo), FIN_TOTAL, FIN_TOTAL);
-	ck_assert_int_eq(integ_log_wait_count(0, re, 2, INTEG_LOG_MS), 2);
+	srv_closed_ok(echo, FIN_TOTAL, 2);
 
 	integ_cli_stop_ok(INTEG_STOP_MS);
 	integ_daemon_stop_ok(INTEG_STOP_MS);
@@ -558,7 +574,6 @@ START_TEST(test_tls_small_buffer)
 	struct integ_echo	*echo;
 	struct sockaddr_storage	 svc;
 	socklen_t		 svclen;
-	char			 line[INTEG_LINE_MAX], re[INTEG_RE_MAX];
 	char			 more[512];
 	const uint64_t		 burst[] = { 40000, 16384 * 3 + 5, 5000 };
 	ssize_t			 n;
@@ -588,16 +603,8 @@ START_TEST(test_tls_small_buffer)
 	ck_assert_msg(n == 0 && how == 0, "after our FIN: %zd more bytes, "
 	    "then %s", n, how == 0 ? "EOF" : strerror(how));
 	close(fd);
-	integ_cli_closed_line("cli", lport, line, sizeof(line),
-	    "4 MiB through a 4 KiB buffer");
-	integ_assert_field(line, "reason", "closed");
-	integ_assert_num(line, "bytes_in", (long long)SMALL_SUM);
-	integ_assert_num(line, "bytes_out", (long long)SMALL_SUM);
-	snprintf(re, sizeof(re), "flow closed service=agent flow=[0-9]+ "
-	    "peer=127\\.0\\.0\\.1:[0-9]+ dst=127\\.0\\.0\\.1:%u .*"
-	    "bytes_in=%llu bytes_out=%llu .*reason=closed$",
-	    (unsigned)integ_echo_port(echo), SMALL_SUM, SMALL_SUM);
-	ck_assert_int_eq(integ_log_wait_count(0, re, 1, INTEG_LOG_MS), 1);
+	cli_closed_ok(lport, SMALL_SUM, "4 MiB through a 4 KiB buffer");
+	srv_closed_ok(echo, SMALL_SUM, 1);
 
 	integ_cli_stop_ok(INTEG_STOP_MS);
 	integ_daemon_stop_ok(INTEG_STOP_MS);
