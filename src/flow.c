@@ -898,45 +898,12 @@ half_outq(struct half *h)
 }
 
 /*
- * Read up to len bytes.  Returns the count, 0 at EOF (close_notify, or a
- * plain FIN), or -1 with errno: EAGAIN when nothing is there now.
+ * Why SSL_read returned n <= 0 (e from SSL_get_error, err the errno it
+ * left): 0 at EOF, or -1 with errno, EAGAIN when nothing is there now.
  */
-static ssize_t
-half_read(struct half *h, void *buf, size_t len)
+static int
+half_read_end(struct half *h, int n, int e, int err)
 {
-	size_t	got;
-	int	n, e;
-
-	if (h->ssl == NULL) {
-		do
-			n = (int)read(h->fd, buf, len);
-		while (n == -1 && errno == EINTR);
-		return (n);
-	}
-	h->flags &= ~HALF_RWANTW;
-	/* Several records per call, so the plain side gets large writes. */
-	for (got = 0; got < len; got += (size_t)n) {
-		tls_clear_errors();
-		n = SSL_read(h->ssl, (u_char *)buf + got, (int)(len - got >
-		    INT_MAX ? INT_MAX : len - got));
-		if (n <= 0)
-			break;
-	}
-	/* What OpenSSL wrote while reading (an alert, a key update) goes. */
-	if (half_wpending(h) > 0)
-		event_add(h->wev, NULL);
-	e = got < len ? SSL_get_error(h->ssl, n) : SSL_ERROR_NONE;
-	if (got > 0) {
-		/*
-		 * What stopped us (close_notify, an error, the length) is seen
-		 * again on the next call, which no readiness of the socket
-		 * may bring: OpenSSL holds it.
-		 */
-		if (e != SSL_ERROR_WANT_READ &&
-		    (e != SSL_ERROR_NONE || SSL_has_pending(h->ssl)))
-			h->flags |= HALF_RAGAIN;
-		return ((ssize_t)got);
-	}
 	switch (e) {
 	case SSL_ERROR_WANT_WRITE:
 		h->flags |= HALF_RWANTW;
@@ -949,10 +916,9 @@ half_read(struct half *h, void *buf, size_t len)
 		return (0);
 	case SSL_ERROR_SYSCALL:
 		/* A FIN without close_notify: an end all the same. */
-		if (ERR_peek_error() == 0 && (n == 0 || errno == 0))
+		if (ERR_peek_error() == 0 && (n == 0 || err == 0))
 			return (0);
-		if (errno == 0)
-			errno = EPROTO;
+		errno = err != 0 ? err : EPROTO;
 		return (-1);
 	default:
 		tls_log_errors(LOG_LVL_INFO, "tls read failed service=%s "
@@ -961,6 +927,62 @@ half_read(struct half *h, void *buf, size_t len)
 		errno = EPROTO;
 		return (-1);
 	}
+}
+
+/*
+ * Read up to len bytes.  Returns the count, 0 at EOF (close_notify, or a
+ * plain FIN), or -1 with errno: EAGAIN when nothing is there now.
+ */
+static ssize_t
+half_read(struct half *h, void *buf, size_t len)
+{
+	size_t	got;
+	int	n, e, err;
+
+	if (h->ssl == NULL) {
+		do
+			n = (int)read(h->fd, buf, len);
+		while (n == -1 && errno == EINTR);
+		return (n);
+	}
+	if (h->rerr != 0) {
+		/* The error that stopped the last read, behind its data. */
+		errno = h->rerr;
+		return (-1);
+	}
+	h->flags &= ~HALF_RWANTW;
+	/* Several records per call, so the plain side gets large writes. */
+	for (got = 0; got < len; got += (size_t)n) {
+		tls_clear_errors();
+		n = SSL_read(h->ssl, (u_char *)buf + got, (int)(len - got >
+		    INT_MAX ? INT_MAX : len - got));
+		if (n <= 0)
+			break;
+	}
+	err = errno;
+	e = got < len ? SSL_get_error(h->ssl, n) : SSL_ERROR_NONE;
+	/* What OpenSSL wrote while reading (an alert, a key update) goes. */
+	if (half_wpending(h) > 0)
+		event_add(h->wev, NULL);
+	if (got == 0)
+		return (half_read_end(h, n, e, err));
+	/*
+	 * Data first.  What else OpenSSL holds (more records, close_notify)
+	 * no readiness of the socket reports: HALF_RAGAIN asks for another
+	 * turn.  An error is logged now and returned by the next call.
+	 */
+	if (e == SSL_ERROR_NONE) {
+		if (SSL_has_pending(h->ssl))
+			h->flags |= HALF_RAGAIN;
+	} else if (e != SSL_ERROR_WANT_READ) {
+		if (half_read_end(h, n, e, err) == 0)
+			h->flags |= HALF_RAGAIN;
+		else if (errno != EAGAIN) {
+			h->rerr = errno;
+			h->flags |= HALF_RAGAIN;
+		}
+	}
+	return ((ssize_t)got);
 }
 
 /* Write up to len bytes; the count, or -1 with errno (EAGAIN: later). */
@@ -1175,7 +1197,9 @@ relay_eof(struct half *src, struct half *dst)
  * One read per wakeup: the socket's readiness brings us back (epoll is
  * level-triggered), after every other ready half had its turn, in
  * particular the other direction of this flow.  Only what TLS holds
- * already needs an explicit turn.  Returns -1 when the flow was closed.
+ * already needs an explicit turn, and it takes it through a timer that
+ * runs after the next poll, so it too waits for the others.  Returns -1
+ * when the flow was closed.
  */
 static int
 relay_pump(struct half *src)
@@ -1248,8 +1272,12 @@ relay_pump(struct half *src)
 		}
 		event_add(dst->wev, NULL);
 	}
-	if (src->flags & HALF_RAGAIN)
-		event_active(src->ev, EV_READ, 0);
+	if (src->flags & HALF_RAGAIN) {
+		/* A timer runs after the next poll: the others go first. */
+		static const struct timeval	now;
+
+		evtimer_add(src->tev, &now);
+	}
 	return (0);
 }
 
@@ -1274,6 +1302,15 @@ relay_write_cb(evutil_socket_t fd, short what, void *arg)
 		(void)relay_pump(h);
 }
 
+/* The turn a TLS half asked for (HALF_RAGAIN): a read, as if woken. */
+static void
+relay_turn_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct half	*h = arg;
+
+	relay_read_cb(h->fd, EV_READ, h);
+}
+
 static int
 relay_events(struct half *h)
 {
@@ -1291,8 +1328,11 @@ relay_events(struct half *h)
 	    h);
 	h->wev = event_new(base, h->fd, EV_WRITE | EV_PERSIST,
 	    relay_write_cb, h);
-	if (h->ssl != NULL)
+	if (h->ssl != NULL) {
 		tls_relay_mode(h->ssl);
+		if ((h->tev = evtimer_new(base, relay_turn_cb, h)) == NULL)
+			return (-1);
+	}
 	if (h->ev == NULL || h->wev == NULL || event_add(h->ev, NULL) == -1)
 		return (-1);
 	return (0);

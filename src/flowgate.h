@@ -404,7 +404,8 @@ struct half {
 	int		 fd;		/* -1 when none */
 	struct event	*ev;		/* read readiness (or the transport's) */
 	struct event	*wev;		/* write readiness (streams) */
-	struct event	*tev;		/* a deadline: connect, handshake, header */
+	struct event	*tev;		/* a deadline: connect, handshake, header;
+					   relaying TLS, the next turn */
 	void		*ssl;		/* SSL *, owned; NULL for plain */
 	struct evbuffer	*outq;		/* stream bytes waiting for this half */
 	size_t		 ssl_wlen;	/* an SSL_write to repeat, this long */
@@ -412,6 +413,7 @@ struct half {
 	int		(*dial)(struct half *, const struct sockaddr *,
 			    socklen_t);			/* see half_dial() */
 	void		*tr_priv;	/* the transport's, freed by close */
+	int		 rerr;		/* a TLS read error behind data: next */
 	int		 flags;
 #define HALF_READY	0x01	/* handshake done; relay may run */
 #define HALF_EOF	0x02	/* read side saw EOF */

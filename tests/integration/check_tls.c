@@ -40,6 +40,7 @@
 #include <sys/wait.h>
 
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <check.h>
 #include <errno.h>
@@ -607,6 +608,51 @@ START_TEST(test_tls_small_buffer)
 	srv_closed_ok(echo, SMALL_SUM, 1);
 
 	integ_cli_stop_ok(INTEG_STOP_MS);
+	integ_daemon_stop_ok(INTEG_STOP_MS);
+	integ_echo_stop(echo);
+}
+END_TEST
+
+/*
+ * A record that cannot be decrypted right behind good data, in one
+ * segment, so the server reads both at once: the data goes on, but the
+ * tunnel then ends as an error (or a reset, when a write to the failed
+ * side comes first), logged as one, not as a clean close.
+ */
+START_TEST(test_tls_error_behind_data)
+{
+	struct integ_echo	*echo;
+	struct integ_ssl	 c;
+	char			 line[INTEG_LINE_MAX];
+	/* application_data, TLS 1.2 on the wire, 32 bytes of zeros */
+	static const u_char	 bad[5 + 32] = { 0x17, 0x03, 0x03, 0x00, 32 };
+	uint16_t		 sport;
+	int			 on = 1, off = 0;
+
+	echo = integ_echo_start(INTEG_ECHO_TCP, AF_INET);
+	integ_pki_make(&pa, "a");
+	sport = srv_start(&pa, "    allow: [\"127.0.0.0/8\"]\n");
+	tunnel_open(&c, sport, integ_echo_port(echo));
+	tc_ping(&c, "relaying", "the tunnel");
+
+	ck_assert(setsockopt(c.fd, IPPROTO_TCP, TCP_CORK, &on,
+	    sizeof(on)) == 0);
+	ck_assert_msg(tc_write(&c, "good data", 9) == 0, "%s", c.err);
+	ck_assert(write(c.fd, bad, sizeof(bad)) == (ssize_t)sizeof(bad));
+	ck_assert(setsockopt(c.fd, IPPROTO_TCP, TCP_CORK, &off,
+	    sizeof(off)) == 0);
+
+	ck_assert_msg(integ_log_wait(0, "tls read failed service=agent ",
+	    INTEG_LOG_MS, line, sizeof(line)) == 0, "the server logged no "
+	    "\"tls read failed\"");
+	integ_closed_line("agent", c.lport, line, sizeof(line),
+	    "a bad record behind data");
+	/* A write to the failed TLS side may end it first (reset). */
+	ck_assert_msg(strstr(line, " reason=error") != NULL ||
+	    strstr(line, " reason=reset") != NULL, "not an error: %s", line);
+	integ_assert_num(line, "bytes_in", 8 + 9);
+	integ_ssl_close(&c);
+
 	integ_daemon_stop_ok(INTEG_STOP_MS);
 	integ_echo_stop(echo);
 }
@@ -1947,6 +1993,8 @@ tls_suite(void)
 	    test_tls_fin_in_flight);
 	tcase_add_test(integ_tcase(s, "small_buffer", 60),
 	    test_tls_small_buffer);
+	tcase_add_test(integ_tcase(s, "error_behind_data", 20),
+	    test_tls_error_behind_data);
 	tcase_add_test(integ_tcase(s, "renegotiation_flood_bounded", 60),
 	    test_tls_renegotiation_flood_bounded);
 	tcase_add_test(integ_tcase(s, "s_client_vector", 20),
