@@ -1274,9 +1274,9 @@ relay_pump(struct half *src)
 	}
 	if (src->flags & HALF_RAGAIN) {
 		/* A timer runs after the next poll: the others go first. */
-		static const struct timeval	now;
+		static const struct timeval	zero;
 
-		evtimer_add(src->tev, &now);
+		evtimer_add(src->tev, &zero);
 	}
 	return (0);
 }
