@@ -931,14 +931,17 @@ half_read_end(struct half *h, int n, int e, int err)
 
 /*
  * Read up to len bytes.  Returns the count, 0 at EOF (close_notify, or a
- * plain FIN), or -1 with errno: EAGAIN when nothing is there now.
+ * plain FIN), or -1 with errno: EAGAIN when nothing is there now.  *again
+ * says TLS holds more (records, close_notify, an error) that no readiness
+ * of the socket will report: the caller has to come back by itself.
  */
 static ssize_t
-half_read(struct half *h, void *buf, size_t len)
+half_read(struct half *h, void *buf, size_t len, int *again)
 {
 	size_t	got;
 	int	n, e, err;
 
+	*again = 0;
 	if (h->ssl == NULL) {
 		do
 			n = (int)read(h->fd, buf, len);
@@ -967,20 +970,15 @@ half_read(struct half *h, void *buf, size_t len)
 	if (got == 0)
 		return (half_read_end(h, n, e, err));
 	/*
-	 * Data first.  What else OpenSSL holds (more records, close_notify)
-	 * no readiness of the socket reports: HALF_RAGAIN asks for another
-	 * turn.  An error is logged now and returned by the next call.
+	 * Data first.  What stopped the loop comes again on the next call,
+	 * except an error: that is logged now and kept for it.
 	 */
-	if (e == SSL_ERROR_NONE) {
-		if (SSL_has_pending(h->ssl))
-			h->flags |= HALF_RAGAIN;
-	} else if (e != SSL_ERROR_WANT_READ) {
-		if (half_read_end(h, n, e, err) == 0)
-			h->flags |= HALF_RAGAIN;
-		else if (errno != EAGAIN) {
+	if (e == SSL_ERROR_NONE)
+		*again = SSL_has_pending(h->ssl);
+	else if (e != SSL_ERROR_WANT_READ) {
+		if (half_read_end(h, n, e, err) == -1 && errno != EAGAIN)
 			h->rerr = errno;
-			h->flags |= HALF_RAGAIN;
-		}
+		*again = 1;
 	}
 	return ((ssize_t)got);
 }
@@ -1210,24 +1208,24 @@ relay_pump(struct half *src)
 	uint64_t	 limit = f->service->conf->buffer;
 	size_t		 queued, want;
 	ssize_t		 n, w;
+	int		 again;
 
 	if (src->flags & (HALF_EOF | HALF_RPAUSED)) {
 		/* Reading will be retried on resume; no spinning. */
-		src->flags &= ~(HALF_RWANTW | HALF_RAGAIN);
+		src->flags &= ~HALF_RWANTW;
 		return (0);
 	}
 	queued = dst->outq != NULL ? evbuffer_get_length(dst->outq) : 0;
 	if (queued >= limit) {
 		/* Backpressure: relay_flush(dst) resumes us. */
 		src->flags |= HALF_RPAUSED;
-		src->flags &= ~(HALF_RWANTW | HALF_RAGAIN);
+		src->flags &= ~HALF_RWANTW;
 		event_del(src->ev);
 		return (0);
 	}
 	want = limit - queued < RELAY_CHUNK ? (size_t)(limit - queued) :
 	    RELAY_CHUNK;
-	src->flags &= ~HALF_RAGAIN;
-	if ((n = half_read(src, buf, want)) == 0)
+	if ((n = half_read(src, buf, want, &again)) == 0)
 		return (relay_eof(src, dst));
 	if (n == -1) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
@@ -1272,7 +1270,7 @@ relay_pump(struct half *src)
 		}
 		event_add(dst->wev, NULL);
 	}
-	if (src->flags & HALF_RAGAIN) {
+	if (again) {
 		/* A timer runs after the next poll: the others go first. */
 		static const struct timeval	zero;
 
@@ -1302,7 +1300,7 @@ relay_write_cb(evutil_socket_t fd, short what, void *arg)
 		(void)relay_pump(h);
 }
 
-/* The turn a TLS half asked for (HALF_RAGAIN): a read, as if woken. */
+/* The turn a TLS half asked for (half_read's again): a read, as if woken. */
 static void
 relay_turn_cb(evutil_socket_t fd, short what, void *arg)
 {

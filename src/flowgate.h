@@ -424,7 +424,6 @@ struct half {
 #define HALF_WWANTR	0x40	/* SSL_write wants the socket readable */
 #define HALF_NOGSO	0x80	/* the path refused UDP segmentation offload */
 #define HALF_SHUTRETRY	0x100	/* close_notify could not be queued yet */
-#define HALF_RAGAIN	0x200	/* TLS holds what the next read returns */
 };
 
 /* The timer wheel: slots of wheel_tick ms, lazily re-armed on expiry. */

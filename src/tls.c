@@ -289,7 +289,7 @@ tls_ctx_new(const struct service_conf *sc, int server, int dtls,
 	 * Read ahead into a buffer of several records: one read(2) for many
 	 * records instead of two per record.  What it holds no readiness of
 	 * the socket reports, so the relay asks for another turn while it
-	 * holds anything (HALF_RAGAIN in flow.c).
+	 * holds anything (half_read in flow.c).
 	 */
 	if (!dtls) {
 		SSL_CTX_set_read_ahead(ctx, 1);
