@@ -45,6 +45,17 @@
 
 #include "flowgate.h"
 
+/*
+ * OpenSSL's read-ahead buffer: four full TLS 1.3 records (5 bytes of
+ * header, 16 KiB, the inner type byte and a 16-byte tag), plus the 3 bytes
+ * OpenSSL leaves at its start to align the payload (SSL3_ALIGN_PAYLOAD).
+ * A full read then ends on a record boundary.  With 64 KiB the fourth
+ * record was always cut 91 bytes short, and OpenSSL reads the rest of a
+ * record it has begun exactly, so every other read(2) fetched 91 bytes.
+ */
+#define TLS_RECORD_WIRE	(5 + 16384 + 1 + 16)
+#define TLS_RBUF	(3 + 4 * TLS_RECORD_WIRE)
+
 /* ALPN of GoDoxy's agent stream, in wire format (length-prefixed). */
 static const unsigned char alpn_stream[] = "\x15godoxy-agent-stream/1";
 #define ALPN_STREAM_LEN	(sizeof(alpn_stream) - 1)
@@ -293,7 +304,7 @@ tls_ctx_new(const struct service_conf *sc, int server, int dtls,
 	 */
 	if (!dtls) {
 		SSL_CTX_set_read_ahead(ctx, 1);
-		SSL_CTX_set_default_read_buffer_len(ctx, 64 * 1024);
+		SSL_CTX_set_default_read_buffer_len(ctx, TLS_RBUF);
 	}
 
 	if (server && (t->cert == NULL || t->key == NULL)) {
