@@ -43,7 +43,8 @@
  * tcp: each connection writes -s byte blocks of a per-connection pattern
  * and reads the echo back, verifying every byte, with at most -w bytes
  * (default 1 MiB) not yet echoed.  At the end it sends its FIN and waits
- * up to 2 s for the rest of the echo and the peer's FIN.
+ * up to 2 s for the rest of the echo and the peer's FIN.  Its line ends
+ * with cpu=, the generator's own CPU seconds over the whole run.
  *
  * Plain syscalls only (epoll, recvmmsg/sendmmsg, nonblocking sockets), IPv4
  * only.  Every generator has a hard deadline of its duration plus 5 seconds,
@@ -54,6 +55,7 @@
 
 #include <sys/types.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -1628,6 +1630,7 @@ cmd_tcp(int argc, char **argv)
 	struct tconn		*c;
 	struct epoll_event	 e;
 	struct tstats		 tot;
+	struct rusage		 ru;
 	enum tcp_mode		 mode;
 	uint64_t		 stop, failed = 0;
 	double			 secs;
@@ -1710,12 +1713,17 @@ cmd_tcp(int argc, char **argv)
 	if (stop > bc.end)
 		stop = bc.end;
 	secs = (double)(stop - bc.start) / NSEC;
+	/* The generator's own CPU (user + system, whole run), for tls.sh. */
+	if (getrusage(RUSAGE_SELF, &ru) == -1)
+		memset(&ru, 0, sizeof(ru));
 	printf("tcp conns=%d block=%zu mode=%s bytes=%" PRIu64
 	    " mbit_s=%.1f written=%" PRIu64 " read=%" PRIu64 " secs=%.2f"
-	    " noeof=%" PRIu64 " errors=%" PRIu64 "\n", bc.flows, bc.size,
-	    mode == TCP_ECHO ? "echo" : mode == TCP_UP ? "up" : "down",
-	    tot.bytes, (double)tot.bytes * 8 / secs / 1e6, tot.wr, tot.rd,
-	    secs, tot.noeof, tot.errors);
+	    " noeof=%" PRIu64 " errors=%" PRIu64 " cpu=%.2f\n", bc.flows,
+	    bc.size, mode == TCP_ECHO ? "echo" : mode == TCP_UP ? "up" :
+	    "down", tot.bytes, (double)tot.bytes * 8 / secs / 1e6, tot.wr,
+	    tot.rd, secs, tot.noeof, tot.errors,
+	    (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	    (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
 	fflush(stdout);
 	/* The workers closed every connection (TC_DONE). */
 	for (i = 0; i < bc.threads; i++) {

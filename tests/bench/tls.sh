@@ -39,8 +39,28 @@
 # suite it negotiated and pins stunnel to that.  --suite NAME pins both
 # instead (flowgate through an OPENSSL_CONF system_default section).
 #
+# --floor adds a column "plain": a flowgate pair in the same layout that
+# forwards plain TCP (no TLS), and for each round the most any TLS pair
+# could reach against stunnel in that round (the "ceiling").  The
+# throughput scenarios keep both CPUs busy, so a figure is the 2 CPUs
+# over the CPU seconds everything spends per GiB: the pair, and the
+# generator and echo server, which cost the same whatever the pair is.
+# No TLS pair can spend less than a plain pair moving the same bytes
+# through the same sockets, plus the cipher: four passes per byte echoed
+# (encrypt and decrypt, each way), at the speed "openssl speed" measures
+# on an idle CPU.  So per round:
+#
+#   ceiling = (stunnel pair + its gen/echo) /
+#             (plain pair + cipher + its gen/echo), in CPU s per GiB
+#
+# an upper bound: it leaves out OpenSSL's own copies and records, and
+# counts the cipher at its best speed.  It holds where the CPUs are the
+# limit, as with eight connections; one connection leaves some idle.
+# The gen/echo figure is the plain pair's own, which is lower than with
+# stunnel: stunnel's 16 KiB writes reach them in smaller pieces.
+#
 # usage: tests/bench/tls.sh [--duration S] [--rounds N] [--quick]
-#            [--suite TLS13_SUITE]
+#            [--suite TLS13_SUITE] [--floor]
 #
 # Environment: FLOWGATE (the daemon; default src/flowgate next to the
 # tree), FG_BENCH (the generator; built from fg-bench.c into a temporary
@@ -58,10 +78,12 @@ SCRIPT_DIR=$(cd "$(dirname "$0")" && pwd)
 
 HSTIME=
 SUITE_REQ=
+FLOOR=0
+ROUND=1
 
 usage() {
 	echo "usage: $0 [--duration S] [--rounds N] [--quick]" \
-	    "[--suite TLS13_SUITE]" >&2
+	    "[--suite TLS13_SUITE] [--floor]" >&2
 	exit 2
 }
 
@@ -71,6 +93,7 @@ while [ $# -gt 0 ]; do
 	case "$1" in
 	--suite)	[ $# -ge 2 ] || usage; SUITE_REQ=$2; shift 2 ;;
 	--suite=*)	SUITE_REQ=${1#*=}; shift ;;
+	--floor)	FLOOR=1; shift ;;
 	*)		usage ;;
 	esac
 done
@@ -100,11 +123,30 @@ CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
 
 make_certs
 echo_start tcp
-free_ports FG_C FG_S ST_C ST_S
+ECHO_PID=$BG_PID
+free_ports FG_C FG_S ST_C ST_S PL_C PL_S
 
 # Configurations. -------------------------------------------------------
 
 fg_confs tls tcp tls-stream "$ECHO_TCP" 0
+
+# The plain pair of --floor: the same layout and workers, no TLS.
+cat >"$TMP/fg-plain-client.yml" <<EOF
+workers: 0
+log: {level: warn}
+services:
+  - name: bench-plain-client
+    listen: tcp://127.0.0.1:$PL_C
+    forward: tcp://127.0.0.1:$PL_S
+EOF
+cat >"$TMP/fg-plain-server.yml" <<EOF
+workers: 0
+log: {level: warn}
+services:
+  - name: bench-plain-server
+    listen: tcp://127.0.0.1:$PL_S
+    forward: tcp://127.0.0.1:$ECHO_TCP
+EOF
 
 # With --suite, flowgate is pinned through OpenSSL's own configuration,
 # which SSL_CTX_new applies to every context (it has no option of its
@@ -220,6 +262,15 @@ pair_start() {
 		    -c "$TMP/fg-client-$level.yml"
 		CLI_PID=$BG_PID
 		;;
+	plain)
+		TARGET=127.0.0.1:$PL_C
+		start_bg plain-server "$FLOWGATE" run \
+		    -c "$TMP/fg-plain-server.yml"
+		SRV_PID=$BG_PID
+		start_bg plain-client "$FLOWGATE" run \
+		    -c "$TMP/fg-plain-client.yml"
+		CLI_PID=$BG_PID
+		;;
 	esac
 	pair_probe "$col" tcp "$TARGET"
 }
@@ -321,18 +372,29 @@ server_params() {
 	pair_stop
 }
 
+# mean X...: the mean of the numbers among X ("-" and empty ones left
+# out), to two decimals, or "-".
+mean() {
+	echo "$@" | tr ' ' '\n' | awk '/^[0-9.]+$/ { t += $1; n++ }
+	    END { if (n > 0) printf "%.2f", t / n; else print "-" }'
+}
+
 # Scenarios. ------------------------------------------------------------
 
 SCEN_NAMES=("tcp 1 conn" "tcp 8 conns" "mTLS handshakes")
 SCEN_ARGS=("-c 1" "-c 8" "")
 COLS=(direct stunnel flowgate)
+[ "$FLOOR" = 1 ] && COLS+=(plain)
+# Per round (ROUND), for --floor: Mbit/s, CPU s/GiB of the pair, and of
+# the generator and echo server.
+declare -A R_MBIT R_PAIR R_G
 
 # Results (VAL, CPU, LINE, CPULINE, NOTE in lib.sh): Mbit/s or
 # handshakes/s, and CPU s/GiB or ms per handshake.
 
 # measure_tcp SCENARIO COLUMN: one throughput run.
 measure_tcp() {
-	local s=$1 col=$2 out rc key=$1,$2 c0 c1 s0 s1 rd cpu cl
+	local s=$1 col=$2 out rc key=$1,$2 c0 c1 s0 s1 e0 e1 rd cpu cl g
 
 	if ! pair_start "$col" warn; then
 		start_failed "$key"
@@ -342,11 +404,13 @@ measure_tcp() {
 		c0=$(cpu_ticks "$CLI_PID")
 		s0=$(cpu_ticks "$SRV_PID")
 	fi
+	e0=$(cpu_ticks "$ECHO_PID")
 	steal_mark
 	# shellcheck disable=SC2086
 	out=$(timeout $((DURATION + 15)) "$FG_BENCH" tcp -t "$TARGET" \
 	    -d "$DURATION" ${SCEN_ARGS[$s]} 2>>"$TMP/gen.log")
 	rc=$?
+	e1=$(cpu_ticks "$ECHO_PID")
 	if [ "$col" != direct ]; then
 		c1=$(cpu_ticks "$CLI_PID")
 		s1=$(cpu_ticks "$SRV_PID")
@@ -360,17 +424,28 @@ measure_tcp() {
 	    return
 	out=$RESULT
 	keep_best "$key" "$(field "$out" mbit_s)" "$out" "$rc"
-	[ "$col" = direct ] && return
-	# CPU seconds of both proxies per GiB echoed; every echoed byte
-	# crossed each proxy twice, once each way.
+	# CPU seconds per GiB echoed: of the generator and the echo server
+	# (the same work whatever is between them), and of both proxies;
+	# every echoed byte crossed each proxy twice, once each way.
 	rd=$(field "$out" read)
+	g=$(awk -v e=$((e1 - e0)) -v c="$(field "$out" cpu)" \
+	    -v t="$CLK_TCK" -v b="$rd" 'BEGIN { if (b > 0 && c != "")
+	    printf "%.2f", (e / t + c) / (b / 1073741824); }')
+	# shellcheck disable=SC2034  # read through ratio's nameref
+	R_MBIT[$ROUND,$key]=$(field "$out" mbit_s)
+	R_G[$ROUND,$key]=$g
+	if [ "$col" = direct ]; then
+		echo "    cpu: generator and echo server $g s/GiB"
+		return
+	fi
 	cpu=$(awk -v c=$((c1 - c0)) -v s=$((s1 - s0)) -v t="$CLK_TCK" \
 	    -v b="$rd" 'BEGIN { if (b > 0) printf "%.2f",
 	    (c + s) / t / (b / 1073741824); }')
+	R_PAIR[$ROUND,$key]=$cpu
 	cl=$(awk -v c=$((c1 - c0)) -v s=$((s1 - s0)) -v t="$CLK_TCK" \
 	    -v b="$rd" 'BEGIN { printf "client %.2f s, server %.2f s for" \
 	    " %.2f GiB", c / t, s / t, b / 1073741824 }')
-	echo "    cpu: $cl -> $cpu s/GiB"
+	echo "    cpu: $cl -> $cpu s/GiB; generator and echo server $g s/GiB"
 	if [ -n "$cpu" ] && { [ -z "${CPU[$key]:-}" ] ||
 	    better "$cpu" "${CPU[$key]}" min; }; then
 		CPU[$key]=$cpu
@@ -383,7 +458,7 @@ measure_tcp() {
 measure_hs() {
 	local s=$1 col=$2 key=$1,$2 out t0 t1 n srv v c0 c1 cpu
 
-	if [ "$col" = direct ]; then
+	if [ "$col" = direct ] || [ "$col" = plain ]; then
 		NOTE[$key]=-
 		return
 	fi
@@ -446,6 +521,66 @@ measure_hs() {
 	fi
 }
 
+# The cipher's cost for --floor: CPU seconds per GiB echoed for its four
+# passes, two encrypting and two decrypting, at "openssl speed" on 16 KiB
+# blocks (one full record each).
+CIPHER_SPG=
+if [ "$FLOOR" = 1 ]; then
+	case "$SUITE" in
+	TLS_AES_256_GCM_SHA384)		EVP=aes-256-gcm ;;
+	TLS_AES_128_GCM_SHA256)		EVP=aes-128-gcm ;;
+	TLS_CHACHA20_POLY1305_SHA256)	EVP=chacha20-poly1305 ;;
+	*)	echo "--floor: no openssl speed name for $SUITE" >&2; exit 1 ;;
+	esac
+	# speed_kbs [-decrypt]: thousands of bytes per second on 16 KiB.
+	speed_kbs() {
+		"$OPENSSL" speed -elapsed -seconds 2 -bytes 16384 "$@" \
+		    -evp "$EVP" 2>/dev/null | awk '$NF ~ /k$/ { v = $NF;
+		    sub(/k$/, "", v); print v }' | tail -n 1
+	}
+	ENC_KBS=$(speed_kbs)
+	DEC_KBS=$(speed_kbs -decrypt)
+	CIPHER_SPG=$(awk -v e="$ENC_KBS" -v d="$DEC_KBS" 'BEGIN {
+	    if (e > 0 && d > 0) printf "%.2f",
+	    2 * 1073741824 / (e * 1000) + 2 * 1073741824 / (d * 1000) }')
+	if [ -z "$CIPHER_SPG" ]; then
+		echo "--floor: openssl speed -evp $EVP gave nothing" >&2
+		exit 1
+	fi
+fi
+
+# ceiling R S: the ceiling of round R, scenario S (see --floor above), or
+# nothing when a figure is missing.
+ceiling() {
+	awk -v sp="${R_PAIR[$1,$2,stunnel]:-}" -v sg="${R_G[$1,$2,stunnel]:-}" \
+	    -v pp="${R_PAIR[$1,$2,plain]:-}" -v pg="${R_G[$1,$2,plain]:-}" \
+	    -v c="$CIPHER_SPG" 'BEGIN { if (sp != "" && sg != "" &&
+	    pp != "" && pg != "") printf "%.2f", (sp + sg) / (pp + c + pg) }'
+}
+
+# round_end, called by rounds after each round: with --floor, each
+# throughput scenario's ceiling and flowgate/stunnel in that round.
+round_end() {
+	local s c a
+
+	if [ "$FLOOR" = 1 ]; then
+		for ((s = 0; s < ${#SCEN_NAMES[@]}; s++)); do
+			[ -n "${SCEN_ARGS[$s]}" ] || continue
+			c=$(ceiling "$ROUND" "$s")
+			a=$(ratio R_MBIT "$ROUND,$s,flowgate" \
+			    "$ROUND,$s,stunnel")
+			echo "  ${SCEN_NAMES[$s]}, round $ROUND:" \
+			    "flowgate/stunnel $a, ceiling ${c:--}" \
+			    "(stunnel pair ${R_PAIR[$ROUND,$s,stunnel]:-?}" \
+			    "+ gen/echo ${R_G[$ROUND,$s,stunnel]:-?} over" \
+			    "plain pair ${R_PAIR[$ROUND,$s,plain]:-?}" \
+			    "+ cipher $CIPHER_SPG + gen/echo" \
+			    "${R_G[$ROUND,$s,plain]:-?} CPU s/GiB)"
+		done
+	fi
+	ROUND=$((ROUND + 1))
+}
+
 bench_start "flowgate TLS tunnel benchmark"
 echo "host: $(uname -srm), $(nproc 2>/dev/null || echo '?') CPUs;" \
     "$("$OPENSSL" version 2>/dev/null || echo 'openssl missing');" \
@@ -463,6 +598,11 @@ else
 	    "to it with ciphersuites = $SUITE, sslVersionMin/Max = TLSv1.3"
 fi
 echo "certificates: flowgate certs (ECDSA P-256); mTLS on both servers"
+if [ "$FLOOR" = 1 ]; then
+	echo "floor: plain flowgate pair (tcp -> tcp -> tcp, workers 0);" \
+	    "$EVP on 16 KiB: $ENC_KBS / $DEC_KBS kB/s (encrypt / decrypt)" \
+	    "-> $CIPHER_SPG CPU s/GiB echoed"
+fi
 echo "as seen by openssl s_client:"
 echo "  flowgate server: $(server_params flowgate)"
 [ "$HAVE_ST" = 1 ] && echo "  stunnel server:  $(server_params stunnel)"
@@ -518,6 +658,25 @@ echo "handshakes/s: one s_time client, one handshake at a time (-new, no"
 echo "resumption), wall clock; stunnel also dials the echo server after"
 echo "each handshake, flowgate closes it for want of ALPN (s_time offers"
 echo "none)."
+
+if [ "$FLOOR" = 1 ]; then
+	echo
+	echo "ceiling (--floor): the most any TLS pair could reach against"
+	echo "stunnel, round by round; mean over the rounds:"
+	for ((s = 0; s < ${#SCEN_NAMES[@]}; s++)); do
+		[ -n "${SCEN_ARGS[$s]}" ] || continue
+		cs=""
+		as=""
+		for ((r = 1; r < ROUND; r++)); do
+			cs="$cs $(ceiling "$r" "$s")"
+			as="$as $(ratio R_MBIT "$r,$s,flowgate" "$r,$s,stunnel")"
+		done
+		# shellcheck disable=SC2086
+		echo "  ${SCEN_NAMES[$s]}: ceiling $(mean $cs)," \
+		    "flowgate/stunnel $(mean $as) (rounds: ceiling$cs;" \
+		    "flowgate/stunnel$as)"
+	done
+fi
 
 gen_lines
 echo
