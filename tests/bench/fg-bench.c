@@ -1631,6 +1631,7 @@ cmd_tcp(int argc, char **argv)
 	struct epoll_event	 e;
 	struct tstats		 tot;
 	struct rusage		 ru;
+	char			 cpu[32];
 	enum tcp_mode		 mode;
 	uint64_t		 stop, failed = 0;
 	double			 secs;
@@ -1714,16 +1715,18 @@ cmd_tcp(int argc, char **argv)
 		stop = bc.end;
 	secs = (double)(stop - bc.start) / NSEC;
 	/* The generator's own CPU (user + system, whole run), for tls.sh. */
-	if (getrusage(RUSAGE_SELF, &ru) == -1)
-		memset(&ru, 0, sizeof(ru));
+	if (getrusage(RUSAGE_SELF, &ru) == 0)
+		(void)snprintf(cpu, sizeof(cpu), "%.2f",
+		    (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+		    (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
+	else
+		(void)snprintf(cpu, sizeof(cpu), "-");
 	printf("tcp conns=%d block=%zu mode=%s bytes=%" PRIu64
 	    " mbit_s=%.1f written=%" PRIu64 " read=%" PRIu64 " secs=%.2f"
-	    " noeof=%" PRIu64 " errors=%" PRIu64 " cpu=%.2f\n", bc.flows,
+	    " noeof=%" PRIu64 " errors=%" PRIu64 " cpu=%s\n", bc.flows,
 	    bc.size, mode == TCP_ECHO ? "echo" : mode == TCP_UP ? "up" :
 	    "down", tot.bytes, (double)tot.bytes * 8 / secs / 1e6, tot.wr,
-	    tot.rd, secs, tot.noeof, tot.errors,
-	    (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-	    (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
+	    tot.rd, secs, tot.noeof, tot.errors, cpu);
 	fflush(stdout);
 	/* The workers closed every connection (TC_DONE). */
 	for (i = 0; i < bc.threads; i++) {

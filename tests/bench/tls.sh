@@ -40,24 +40,24 @@
 # instead (flowgate through an OPENSSL_CONF system_default section).
 #
 # --floor adds a column "plain": a flowgate pair in the same layout that
-# forwards plain TCP (no TLS), and for each round the most any TLS pair
-# could reach against stunnel in that round (the "ceiling").  The
-# throughput scenarios keep both CPUs busy, so a figure is the 2 CPUs
-# over the CPU seconds everything spends per GiB: the pair, and the
-# generator and echo server, which cost the same whatever the pair is.
-# No TLS pair can spend less than a plain pair moving the same bytes
-# through the same sockets, plus the cipher: four passes per byte echoed
-# (encrypt and decrypt, each way), at the speed "openssl speed" measures
-# on an idle CPU.  So per round:
+# forwards plain TCP (no TLS), and for each round an estimate of the most
+# a TLS pair doing flowgate's I/O could reach against stunnel in that
+# round (the "ceiling").  Such a pair moves the same bytes through the
+# same sockets as the plain pair, so it spends at least the plain pair's
+# CPU per GiB echoed, plus the cipher's four passes per byte (encrypt and
+# decrypt, each way) at the speed "openssl speed" measures on an idle CPU,
+# plus what the generator and echo server spend with the plain pair.
+# With every CPU busy on that alone it would move
 #
-#   ceiling = (stunnel pair + its gen/echo) /
-#             (plain pair + cipher + its gen/echo), in CPU s per GiB
+#   ceiling = CPUs / (plain pair + cipher + gen/echo), in GiB/s,
 #
-# an upper bound: it leaves out OpenSSL's own copies and records, and
-# counts the cipher at its best speed.  It holds where the CPUs are the
-# limit, as with eight connections; one connection leaves some idle.
-# The gen/echo figure is the plain pair's own, which is lower than with
-# stunnel: stunnel's 16 KiB writes reach them in smaller pieces.
+# which is then divided by what stunnel moved in the same round.  It
+# leaves out OpenSSL's own copies and records and counts the cipher at its
+# best speed.  It is no bound for a relay that does its I/O otherwise
+# (larger batches, or kernel TLS and splice), and the columns of a round
+# run one after another, so a round's figures carry the machine's noise.
+# The generator and echo server spend more with stunnel than with either
+# flowgate pair: stunnel's 16 KiB writes reach them in smaller pieces.
 #
 # usage: tests/bench/tls.sh [--duration S] [--rounds N] [--quick]
 #            [--suite TLS13_SUITE] [--floor]
@@ -117,7 +117,12 @@ HAVE_ST=0
 OPENSSL=${OPENSSL:-openssl}
 HAVE_OSSL=0
 command -v "$OPENSSL" >/dev/null 2>&1 && HAVE_OSSL=1
+if [ "$FLOOR" = 1 ] && [ "$HAVE_OSSL" = 0 ]; then
+	echo "--floor: no $OPENSSL to measure the cipher; no ceiling" >&2
+	FLOOR=0
+fi
 CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
+NCPU=$(nproc 2>/dev/null || echo 1)
 
 # Certificates, echo server, ports. -------------------------------------
 
@@ -403,7 +408,7 @@ declare -A R_MBIT R_PAIR R_G
 
 # measure_tcp SCENARIO COLUMN: one throughput run.
 measure_tcp() {
-	local s=$1 col=$2 out rc key=$1,$2 c0 c1 s0 s1 e0 e1 rd cpu cl g
+	local s=$1 col=$2 out rc key=$1,$2 c0 c1 s0 s1 e0 e1 rd cpu cl g ok
 
 	if ! pair_start "$col" warn; then
 		start_failed "$key"
@@ -433,16 +438,20 @@ measure_tcp() {
 	    return
 	out=$RESULT
 	keep_best "$key" "$(field "$out" mbit_s)" "$out" "$rc"
-	# CPU seconds per GiB echoed: of the generator and the echo server
-	# (the same work whatever is between them), and of both proxies;
-	# every echoed byte crossed each proxy twice, once each way.
+	# CPU seconds per GiB echoed: of the generator and the echo server,
+	# and of both proxies; every echoed byte crossed each proxy twice,
+	# once each way.  Only runs without errors count round by round.
 	rd=$(field "$out" read)
 	g=$(awk -v e=$((e1 - e0)) -v c="$(field "$out" cpu)" \
-	    -v t="$CLK_TCK" -v b="$rd" 'BEGIN { if (b > 0 && c != "")
-	    printf "%.2f", (e / t + c) / (b / 1073741824); }')
-	# shellcheck disable=SC2034  # read through ratio's nameref
-	R_MBIT[$ROUND,$key]=$(field "$out" mbit_s)
-	R_G[$ROUND,$key]=$g
+	    -v t="$CLK_TCK" -v b="$rd" 'BEGIN { if (b > 0 && e >= 0 &&
+	    c ~ /^[0-9.]+$/) printf "%.2f", (e / t + c) / (b / 1073741824); }')
+	ok=0
+	[ "$rc" = 0 ] && [ "$(field "$out" errors)" = 0 ] && ok=1
+	if [ "$ok" = 1 ]; then
+		# shellcheck disable=SC2034  # read through ratio's nameref
+		R_MBIT[$ROUND,$key]=$(field "$out" mbit_s)
+		R_G[$ROUND,$key]=$g
+	fi
 	if [ "$col" = direct ]; then
 		echo "    cpu: generator and echo server $g s/GiB"
 		return
@@ -450,7 +459,7 @@ measure_tcp() {
 	cpu=$(awk -v c=$((c1 - c0)) -v s=$((s1 - s0)) -v t="$CLK_TCK" \
 	    -v b="$rd" 'BEGIN { if (b > 0) printf "%.2f",
 	    (c + s) / t / (b / 1073741824); }')
-	R_PAIR[$ROUND,$key]=$cpu
+	[ "$ok" = 1 ] && R_PAIR[$ROUND,$key]=$cpu
 	cl=$(awk -v c=$((c1 - c0)) -v s=$((s1 - s0)) -v t="$CLK_TCK" \
 	    -v b="$rd" 'BEGIN { printf "client %.2f s, server %.2f s for" \
 	    " %.2f GiB", c / t, s / t, b / 1073741824 }')
@@ -563,13 +572,20 @@ if [ "$FLOOR" = 1 ]; then
 	fi
 fi
 
+# floor_spg R S: the least CPU s/GiB a TLS pair doing flowgate's I/O
+# could cost in round R, scenario S, with the generator and echo server.
+floor_spg() {
+	awk -v pp="${R_PAIR[$1,$2,plain]:-}" -v pg="${R_G[$1,$2,plain]:-}" \
+	    -v c="$CIPHER_SPG" 'BEGIN { if (pp != "" && pg != "")
+	    printf "%.2f", pp + c + pg }'
+}
+
 # ceiling R S: the ceiling of round R, scenario S (see --floor above), or
 # nothing when a figure is missing.
 ceiling() {
-	awk -v sp="${R_PAIR[$1,$2,stunnel]:-}" -v sg="${R_G[$1,$2,stunnel]:-}" \
-	    -v pp="${R_PAIR[$1,$2,plain]:-}" -v pg="${R_G[$1,$2,plain]:-}" \
-	    -v c="$CIPHER_SPG" 'BEGIN { if (sp != "" && sg != "" &&
-	    pp != "" && pg != "") printf "%.2f", (sp + sg) / (pp + c + pg) }'
+	awk -v f="$(floor_spg "$1" "$2")" -v n="$NCPU" \
+	    -v m="${R_MBIT[$1,$2,stunnel]:-}" 'BEGIN { if (f > 0 && m > 0)
+	    printf "%.2f", n / f / (m * 1e6 / 8 / 1073741824) }'
 }
 
 # round_end, called by rounds after each round: with --floor, each
@@ -585,11 +601,13 @@ round_end() {
 			    "$ROUND,$s,stunnel")
 			echo "  ${SCEN_NAMES[$s]}, round $ROUND:" \
 			    "flowgate/stunnel $a, ceiling ${c:--}" \
-			    "(stunnel pair ${R_PAIR[$ROUND,$s,stunnel]:-?}" \
-			    "+ gen/echo ${R_G[$ROUND,$s,stunnel]:-?} over" \
-			    "plain pair ${R_PAIR[$ROUND,$s,plain]:-?}" \
-			    "+ cipher $CIPHER_SPG + gen/echo" \
-			    "${R_G[$ROUND,$s,plain]:-?} CPU s/GiB)"
+			    "($NCPU CPUs over plain pair" \
+			    "${R_PAIR[$ROUND,$s,plain]:-?} + cipher" \
+			    "$CIPHER_SPG + gen/echo" \
+			    "${R_G[$ROUND,$s,plain]:-?} CPU s/GiB, against" \
+			    "stunnel's ${R_MBIT[$ROUND,$s,stunnel]:-?} Mbit/s;" \
+			    "flowgate's pair ${R_PAIR[$ROUND,$s,flowgate]:-?}" \
+			    "+ gen/echo ${R_G[$ROUND,$s,flowgate]:-?})"
 		done
 	fi
 	ROUND=$((ROUND + 1))
