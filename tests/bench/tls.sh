@@ -135,23 +135,20 @@ free_ports FG_C FG_S ST_C ST_S PL_C PL_S
 
 fg_confs tls tcp tls-stream "$ECHO_TCP" 0
 
-# The plain pair of --floor: the same layout and workers, no TLS.
-cat >"$TMP/fg-plain-client.yml" <<EOF
+# plain_conf SIDE LISTEN FORWARD: one side of the plain pair of --floor,
+# $TMP/fg-plain-SIDE.yml: the same layout and workers, no TLS.
+plain_conf() {
+	cat >"$TMP/fg-plain-$1.yml" <<EOF
 workers: 0
 log: {level: warn}
 services:
-  - name: bench-plain-client
-    listen: tcp://127.0.0.1:$PL_C
-    forward: tcp://127.0.0.1:$PL_S
+  - name: bench-plain-$1
+    listen: tcp://127.0.0.1:$2
+    forward: tcp://127.0.0.1:$3
 EOF
-cat >"$TMP/fg-plain-server.yml" <<EOF
-workers: 0
-log: {level: warn}
-services:
-  - name: bench-plain-server
-    listen: tcp://127.0.0.1:$PL_S
-    forward: tcp://127.0.0.1:$ECHO_TCP
-EOF
+}
+plain_conf client "$PL_C" "$PL_S"
+plain_conf server "$PL_S" "$ECHO_TCP"
 
 # With --suite, flowgate is pinned through OpenSSL's own configuration,
 # which SSL_CTX_new applies to every context (it has no option of its
