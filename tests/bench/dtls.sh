@@ -198,12 +198,8 @@ pair_start() {
 		;;
 	flowgate)
 		TARGET=127.0.0.1:$FG_C
-		start_bg flowgate-server "$FLOWGATE" run \
-		    -c "$TMP/fg-server-$level.yml"
-		SRV_PID=$BG_PID
-		start_bg flowgate-client "$FLOWGATE" run \
-		    -c "$TMP/fg-client-$level.yml"
-		CLI_PID=$BG_PID
+		fg_pair_start flowgate "$TMP/fg-server-$level.yml" \
+		    "$TMP/fg-client-$level.yml"
 		;;
 	esac
 	pair_probe "$col" udp "$TARGET"

@@ -412,6 +412,15 @@ proxy_measure() {
 CLI_PID=""
 SRV_PID=""
 
+# fg_pair_start NAME SERVER_CONF CLIENT_CONF: a flowgate server and client
+# (logs NAME-server.log and NAME-client.log), in SRV_PID and CLI_PID.
+fg_pair_start() {
+	start_bg "$1-server" "$FLOWGATE" run -c "$2"
+	SRV_PID=$BG_PID
+	start_bg "$1-client" "$FLOWGATE" run -c "$3"
+	CLI_PID=$BG_PID
+}
+
 pair_stop() {
 	[ -n "$CLI_PID" ] && stop_group "$CLI_PID"
 	[ -n "$SRV_PID" ] && stop_group "$SRV_PID"

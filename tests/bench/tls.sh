@@ -266,12 +266,8 @@ pair_start() {
 		;;
 	plain)
 		TARGET=127.0.0.1:$PL_C
-		start_bg plain-server "$FLOWGATE" run \
-		    -c "$TMP/fg-plain-server.yml"
-		SRV_PID=$BG_PID
-		start_bg plain-client "$FLOWGATE" run \
-		    -c "$TMP/fg-plain-client.yml"
-		CLI_PID=$BG_PID
+		fg_pair_start plain "$TMP/fg-plain-server.yml" \
+		    "$TMP/fg-plain-client.yml"
 		;;
 	esac
 	pair_probe "$col" tcp "$TARGET"

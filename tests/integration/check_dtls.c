@@ -2036,9 +2036,7 @@ START_TEST(test_dtls_client_empty_datagram)
 	ck_assert_msg(i == 0, "the client closed %d flows", i);
 	ck_assert_int_eq(integ_log_count(0, "flow closed"), 0);
 	close(ufd);
-	integ_cli_stop_ok(INTEG_STOP_MS);
-	integ_daemon_stop_ok(INTEG_STOP_MS);
-	integ_echo_stop(echo);
+	integ_tunnel_stop_ok(echo);
 }
 END_TEST
 
@@ -2278,9 +2276,7 @@ START_TEST(test_dtls_memory_after_burst)
 	ck_assert_msg(c2 - c0 <= (c1 - c0) / 2, "the client kept %lld of the "
 	    "%lld KiB its sessions took", c2 - c0, c1 - c0);
 	cli_stats("cli", 0, BURST_N, "after the expiry");
-	integ_cli_stop_ok(INTEG_STOP_MS);
-	integ_daemon_stop_ok(INTEG_STOP_MS);
-	integ_echo_stop(echo);
+	integ_tunnel_stop_ok(echo);
 }
 END_TEST
 

@@ -489,9 +489,7 @@ START_TEST(test_tls_client_server_64mib)
 	integ_assert_num(line, "bytes_out", (long long)BIG_TOTAL);
 	ck_assert_uint_eq(integ_echo_count(echo), 1);
 
-	integ_cli_stop_ok(INTEG_STOP_MS);
-	integ_daemon_stop_ok(INTEG_STOP_MS);
-	integ_echo_stop(echo);
+	integ_tunnel_stop_ok(echo);
 }
 END_TEST
 
@@ -554,9 +552,7 @@ START_TEST(test_tls_fin_in_flight)
 	}
 	srv_closed_ok(echo, FIN_TOTAL, 2);
 
-	integ_cli_stop_ok(INTEG_STOP_MS);
-	integ_daemon_stop_ok(INTEG_STOP_MS);
-	integ_echo_stop(echo);
+	integ_tunnel_stop_ok(echo);
 }
 END_TEST
 
@@ -607,9 +603,7 @@ START_TEST(test_tls_small_buffer)
 	cli_closed_ok(lport, SMALL_SUM, "4 MiB through a 4 KiB buffer");
 	srv_closed_ok(echo, SMALL_SUM, 1);
 
-	integ_cli_stop_ok(INTEG_STOP_MS);
-	integ_daemon_stop_ok(INTEG_STOP_MS);
-	integ_echo_stop(echo);
+	integ_tunnel_stop_ok(echo);
 }
 END_TEST
 
@@ -1258,9 +1252,7 @@ START_TEST(test_tls_allow)
 	ck_assert_uint_eq(integ_echo_count(no), 0);
 	ck_assert_uint_eq(integ_echo_count(ok), 1);
 
-	integ_cli_stop_ok(INTEG_STOP_MS);
-	integ_daemon_stop_ok(INTEG_STOP_MS);
-	integ_echo_stop(ok);
+	integ_tunnel_stop_ok(ok);
 	integ_echo_stop(no);
 }
 END_TEST
@@ -1405,9 +1397,7 @@ START_TEST(test_tls_many_tunnels)
 	fprintf(stderr, "tls: %d tunnels done in %llu ms\n", MANY,
 	    (unsigned long long)(integ_now_ms() - t0));
 
-	integ_cli_stop_ok(INTEG_STOP_MS);
-	integ_daemon_stop_ok(INTEG_STOP_MS);
-	integ_echo_stop(echo);
+	integ_tunnel_stop_ok(echo);
 }
 END_TEST
 
@@ -1504,9 +1494,7 @@ START_TEST(test_tls_half_close)
 	ck_assert_uint_eq(integ_echo_count(srv), 3);
 
 	free(req);
-	integ_cli_stop_ok(INTEG_STOP_MS);
-	integ_daemon_stop_ok(INTEG_STOP_MS);
-	integ_echo_stop(srv);
+	integ_tunnel_stop_ok(srv);
 }
 END_TEST
 

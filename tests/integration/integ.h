@@ -259,5 +259,6 @@ struct integ_echo *integ_echo_start(enum integ_echo_kind, int family);
 uint16_t	 integ_echo_port(const struct integ_echo *);
 unsigned long	 integ_echo_count(const struct integ_echo *);
 void		 integ_echo_stop(struct integ_echo *);
+void		 integ_tunnel_stop_ok(struct integ_echo *);
 
 #endif /* INTEG_H */

@@ -685,6 +685,18 @@ integ_cli_stop_ok(int timeout_ms)
 }
 
 /*
+ * The end of a tunnel case: the client daemon and the server daemon each
+ * exit 0 on SIGTERM within INTEG_STOP_MS, then the echo server stops.
+ */
+void
+integ_tunnel_stop_ok(struct integ_echo *echo)
+{
+	integ_cli_stop_ok(INTEG_STOP_MS);
+	integ_daemon_stop_ok(INTEG_STOP_MS);
+	integ_echo_stop(echo);
+}
+
+/*
  * Child processes
  */
 
